@@ -1,0 +1,57 @@
+# The two commands of the README, and the steps they are made of.
+# Each step installs what it needs; nothing has to be set up by hand first.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+VENV := $(CURDIR)/.venv
+COLLECTION_LINK := $(CURDIR)/.cache/collections/ansible_collections/selfhosted/dyndns
+export PATH := $(VENV)/bin:$(PATH)
+export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.cache/collections
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: help demo demo-clean test lint molecule bootstrap venv collection
+
+help:
+	@echo "make demo        deploy the service into demo containers and show it working"
+	@echo "make demo-clean  remove the demo containers"
+	@echo "make test        lint and every Molecule scenario"
+
+demo: bootstrap venv collection
+	molecule create
+	molecule converge
+	molecule verify
+	@echo "The demo containers keep running: 'make demo-clean' removes them."
+
+demo-clean: venv collection
+	molecule destroy
+
+test: lint molecule
+
+lint: venv collection
+	yamllint --strict .
+	ansible-lint
+	ruff check .
+	ruff format --check .
+	antsibull-changelog lint
+
+molecule: bootstrap venv collection
+	molecule test --all
+
+bootstrap:
+	scripts/bootstrap.sh
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -qq --upgrade pip
+	$(VENV)/bin/pip install -qq -r requirements.txt
+	touch $@
+
+# Ansible finds this checkout as the collection selfhosted.dyndns.
+collection: $(COLLECTION_LINK)
+
+$(COLLECTION_LINK):
+	mkdir -p $(dir $@)
+	ln -sfn $(CURDIR) $@

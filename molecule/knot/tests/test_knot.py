@@ -1,0 +1,245 @@
+"""The knot role, proved with real DNS messages.
+
+Queries and the non-loopback update go from the controller to the container's
+public address; loopback updates run knsupdate inside the container.
+"""
+
+import json
+import os
+import re
+import socket
+import struct
+import subprocess
+import time
+from pathlib import Path
+
+import dns.exception
+import dns.flags
+import dns.message
+import dns.name
+import dns.query
+import dns.rcode
+import dns.rdatatype
+import dns.tsig
+import dns.tsigkeyring
+import dns.update
+import pytest
+
+KEY_NAME = "dyndns-update"
+KEY_FILE = f"/etc/knot/{KEY_NAME}.key.conf"
+PLAYBOOK = Path(__file__).resolve().parents[3] / "playbooks" / "site.yml"
+
+
+@pytest.fixture
+def zone(host):
+    return host.ansible.get_variables()["dyndns_zone"]
+
+
+@pytest.fixture
+def address(host):
+    return host.ansible.get_variables()["dyndns_nameservers"][0]["ipv4"]
+
+
+def secret(host):
+    content = host.file(KEY_FILE).content_string
+    return re.search(r"^\s*secret:\s*(\S+)\s*$", content, re.M).group(1)
+
+
+def query(address, name, rdtype):
+    return dns.query.udp(dns.message.make_query(name, rdtype), address, timeout=3)
+
+
+def values(address, name, rdtype):
+    answer = query(address, name, rdtype)
+    return sorted(rr.to_text() for rrset in answer.answer for rr in rrset)
+
+
+def knsupdate(host, zone, commands, signed=True):
+    """Send one update from inside the container, over loopback."""
+    lines = ["server 127.0.0.1 5353", f"zone {zone}."]
+    if signed:
+        lines.append(f"key hmac-sha512:{KEY_NAME} {secret(host)}")
+    script = "\n".join([*lines, *commands, "send", ""])
+    return host.run("printf '%%s' %s | knsupdate", script)
+
+
+def send_tcp_unverified(message, address):
+    """Send over TCP and parse the answer without checking its TSIG: Knot does not
+    sign a refusal, which dns.query.tcp would report as a malformed answer."""
+    wire = message.to_wire()
+    with socket.create_connection((address, 53), timeout=5) as sock:
+        sock.sendall(struct.pack("!H", len(wire)) + wire)
+        reader = sock.makefile("rb")
+        (length,) = struct.unpack("!H", reader.read(2))
+        return dns.message.from_wire(reader.read(length), keyring=False)
+
+
+def wait_for_answer(address, zone, seconds=20):
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            if query(address, zone, "SOA").rcode() == dns.rcode.NOERROR:
+                return
+        except (dns.exception.Timeout, OSError):
+            pass
+        if time.monotonic() > deadline:
+            pytest.fail(f"Knot does not answer on {address} after {seconds} s")
+        time.sleep(0.5)
+
+
+def test_knot_is_active_and_enabled(host):
+    knot = host.service("knot")
+    assert knot.is_running
+    assert knot.is_enabled
+
+
+def test_key_file_is_root_and_knot_only(host):
+    key = host.file(KEY_FILE)
+    assert key.user == "root"
+    assert key.group == "knot"
+    assert key.mode == 0o640
+    assert "algorithm: hmac-sha512" in key.content_string
+
+
+def test_soa_and_ns_answered_authoritatively(host, zone, address):
+    for rdtype in ("SOA", "NS"):
+        answer = query(address, zone, rdtype)
+        assert answer.rcode() == dns.rcode.NOERROR
+        assert answer.flags & dns.flags.AA, f"{rdtype} answer lacks the AA flag"
+        assert answer.answer, f"no {rdtype} record"
+    ns = host.ansible.get_variables()["dyndns_nameservers"]
+    assert values(address, zone, "NS") == sorted(f"{n['name']}." for n in ns)
+    assert values(address, ns[0]["name"], "A") == [ns[0]["ipv4"]]
+
+
+def test_unknown_name_is_nxdomain(zone, address):
+    answer = query(address, f"no-such-name.{zone}", "A")
+    assert answer.rcode() == dns.rcode.NXDOMAIN
+    assert answer.flags & dns.flags.AA
+
+
+def test_signed_update_sets_a_aaaa_and_txt(host, zone, address):
+    name = f"home.{zone}."
+    result = knsupdate(
+        host,
+        zone,
+        [
+            f"update delete {name} A",
+            f"update add {name} 60 A 192.0.2.44",
+            f"update add {name} 60 AAAA 2001:db8::44",
+            f'update add {name} 60 TXT "hello from the test"',
+        ],
+    )
+    assert result.rc == 0, result.stderr
+    assert values(address, name, "A") == ["192.0.2.44"]
+    assert values(address, name, "AAAA") == ["2001:db8::44"]
+    assert values(address, name, "TXT") == ['"hello from the test"']
+
+
+@pytest.mark.parametrize(
+    "record",
+    ["{zone}. 60 NS ns.attacker.example.", "{zone}. 60 SOA ns.attacker.example. x. 1 2 3 4 5"],
+)
+def test_key_cannot_change_ns_or_soa(host, zone, address, record):
+    """Refused by the ACL's update-type; Knot answers NOTAUTH."""
+    before = {t: values(address, zone, t) for t in ("NS", "SOA")}
+    result = knsupdate(host, zone, [f"update add {record.format(zone=zone)}"])
+    assert result.rc != 0
+    after = {t: values(address, zone, t) for t in ("NS", "SOA")}
+    assert after == before
+    assert "attacker" not in str(after)
+
+
+def test_unsigned_update_is_refused(host, zone, address):
+    name = f"unsigned.{zone}."
+    result = knsupdate(host, zone, [f"update add {name} 60 A 192.0.2.66"], signed=False)
+    assert result.rc != 0
+    assert re.search(r"status: (NOTAUTH|REFUSED)", result.stdout)
+    assert query(address, name, "A").rcode() == dns.rcode.NXDOMAIN
+
+
+def test_signed_update_from_outside_loopback_is_refused(host, zone, address):
+    """Signed with the right key, but sent from the controller to the public address."""
+    name = f"from-outside.{zone}."
+    keyring = dns.tsigkeyring.from_text({KEY_NAME: (dns.tsig.HMAC_SHA512, secret(host))})
+    update = dns.update.UpdateMessage(
+        f"{zone}.", keyring=keyring, keyalgorithm=dns.tsig.HMAC_SHA512
+    )
+    update.add(name, 60, "A", "192.0.2.77")
+    response = send_tcp_unverified(update, address)
+    assert response.rcode() in (dns.rcode.NOTAUTH, dns.rcode.REFUSED)
+    assert query(address, name, "A").rcode() == dns.rcode.NXDOMAIN
+
+
+def test_records_survive_second_converge_and_restart(host, zone, address):
+    """before-converge.* was set by the side effect, before the idempotence converge."""
+    name = f"before-converge.{zone}."
+    expected = {
+        "A": ["198.51.100.10"],
+        "AAAA": ["2001:db8::10"],
+        "TXT": ['"set before the second converge"'],
+    }
+    for rdtype, value in expected.items():
+        assert values(address, name, rdtype) == value
+    serial = values(address, zone, "SOA")
+
+    assert host.run("systemctl restart knot").rc == 0
+    wait_for_answer(address, zone)
+
+    for rdtype, value in expected.items():
+        assert values(address, name, rdtype) == value
+    assert values(address, zone, "SOA") == serial
+    assert host.file(f"/var/lib/knot/{zone}.zone").contains("before-converge")
+
+
+def converge(host, *extra_vars):
+    """Run the collection's playbook against this host alone, with extra variables."""
+    command = [
+        "ansible-playbook",
+        "--inventory",
+        os.environ["MOLECULE_INVENTORY_FILE"],
+        "--limit",
+        host.backend.host,
+        str(PLAYBOOK),
+    ]
+    for extra in extra_vars:
+        command += ["--extra-vars", json.dumps(extra)]
+    env = {**os.environ, "ANSIBLE_FORCE_COLOR": "0", "ANSIBLE_NOCOLOR": "1"}
+    result = subprocess.run(command, capture_output=True, text=True, check=False, env=env)
+    result.output = result.stdout + result.stderr
+    return result
+
+
+def config_state(host):
+    return host.check_output("sha256sum /etc/knot/knot.conf /var/lib/knot/*.zone")
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"knot_zones": [{"name": "not a zone!"}]}, "domain name without a trailing dot"),
+        ({"knot_update_address": "0.0.0.0"}, "must be a loopback address"),
+        ({"knot_nameservers": [{"name": "ns9.dyn.example.test"}]}, "missing for ['ns9."),
+        ({"knot_update_types": ["NS"]}, "knot_update_types"),
+    ],
+)
+def test_bad_settings_fail_clearly_and_change_nothing(host, extra, message):
+    before = config_state(host)
+    result = converge(host, extra)
+    assert result.returncode != 0
+    assert message in result.output
+    assert config_state(host) == before
+
+
+def test_listen_change_restarts_knot(host, zone, address):
+    """A new listen port needs a restart (a reload cannot bind); then back to port 53."""
+    pid = host.service("knot").systemd_properties["MainPID"]
+    result = converge(host, {"knot_port": 1053})
+    assert result.returncode == 0, result.output
+    moved = dns.query.udp(dns.message.make_query(zone, "SOA"), address, port=1053, timeout=3)
+    assert moved.flags & dns.flags.AA
+    assert host.service("knot").systemd_properties["MainPID"] != pid
+
+    result = converge(host)
+    assert result.returncode == 0, result.output
+    wait_for_answer(address, zone)
