@@ -8,25 +8,28 @@ VENV := $(CURDIR)/.venv
 COLLECTION_LINK := $(CURDIR)/.cache/collections/ansible_collections/selfhosted/dyndns
 export PATH := $(VENV)/bin:$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.cache/collections
+# Ansible's own home in the checkout: no copy of this collection installed in
+# ~/.ansible by another tool can shadow the tree under test.
+export ANSIBLE_HOME := $(CURDIR)/.cache/ansible
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help demo demo-clean test lint molecule bootstrap venv collection
+.PHONY: help demo demo-clean test lint unit molecule bootstrap venv collection
 
 help:
 	@echo "make demo        deploy the service into demo containers and show it working"
 	@echo "make demo-clean  remove the demo containers"
-	@echo "make test        lint and every Molecule scenario"
+	@echo "make test        lint, unit and integration tests, every Molecule scenario"
 
 demo: bootstrap venv collection
 	molecule create
 	molecule converge
-	molecule verify
+	molecule side-effect
 	@echo "The demo containers keep running: 'make demo-clean' removes them."
 
 demo-clean: venv collection
 	molecule destroy
 
-test: lint molecule
+test: lint unit molecule
 
 lint: venv collection
 	yamllint --strict .
@@ -34,6 +37,10 @@ lint: venv collection
 	ruff check .
 	ruff format --check .
 	antsibull-changelog lint
+
+# Unit tests, and integration tests against a real knotd each test starts on loopback.
+unit: bootstrap venv
+	pytest tests
 
 molecule: bootstrap venv collection
 	molecule test --all

@@ -9,10 +9,17 @@ need=()
 command -v dockerd >/dev/null || need+=(docker.io)
 command -v debootstrap >/dev/null || need+=(debootstrap)
 python3 -c 'import ensurepip, venv' 2>/dev/null || need+=(python3-venv)
+# knotd and its tools for the app's integration tests, which start their own
+# knotd on loopback; the packaged service itself is not wanted on this machine.
+command -v knotd >/dev/null || need+=(knot)
+command -v knsupdate >/dev/null || need+=(knot-dnsutils)
 if ((${#need[@]})); then
   echo "installing ${need[*]}"
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+  if [[ " ${need[*]} " == *" knot "* && -d /run/systemd/system ]]; then
+    systemctl disable --now knot
+  fi
 fi
 
 if ! docker info >/dev/null 2>&1; then

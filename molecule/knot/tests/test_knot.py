@@ -27,7 +27,7 @@ import pytest
 
 KEY_NAME = "dyndns-update"
 KEY_FILE = f"/etc/knot/{KEY_NAME}.key.conf"
-PLAYBOOK = Path(__file__).resolve().parents[3] / "playbooks" / "site.yml"
+PLAYBOOK = Path(__file__).resolve().parents[1] / "converge.yml"
 
 
 @pytest.fixture

@@ -1,0 +1,239 @@
+"""The WSGI app: routing, authentication, abuse control, answers and logging.
+
+Apache mod_wsgi loads a script that holds
+`application = make_app("/etc/dyndns-update/config.json")`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from . import auth, protocol
+from .abuse import AbuseGuard
+from .config import (
+    Config,
+    ConfigError,
+    Credentials,
+    CredentialsStore,
+    HostConfig,
+    load_config,
+    load_tsig_key,
+)
+from .dnsio import DnsClient
+from .protocol import Code
+from .update import HostResult, handle_hosts
+
+LOG = logging.getLogger("dyndns_update")
+
+UPDATE_PATH = "/nic/update"
+TOKEN_PREFIX = "/u/"
+REALM = 'Basic realm="dyndns"'
+
+StartResponse = Callable[..., Any]
+Environ = dict[str, Any]
+Response = tuple[str, list[tuple[str, str]], bytes]
+
+_PLAIN = re.compile(r"^[\x21-\x7e]{1,200}$")
+
+
+def _value(text: str) -> str:
+    """A log value that cannot break the line or fake another field."""
+    if _PLAIN.match(text) and '"' not in text and "=" not in text:
+        return text
+    return json.dumps(text[:200])
+
+
+def log_line(**fields: str | None) -> None:
+    """One `dyndns-update key=value ...` line; None values are left out."""
+    parts = [f"{k}={_value(v)}" for k, v in fields.items() if v is not None]
+    LOG.info("dyndns-update %s", " ".join(parts))
+
+
+def _response(lines: Sequence[str], status: str = "200 OK") -> Response:
+    body = protocol.format_body(lines)
+    headers = [
+        ("Content-Type", "text/plain; charset=us-ascii"),
+        ("Content-Length", str(len(body))),
+        ("Cache-Control", "no-store"),
+    ]
+    return status, headers, body
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who called, once authenticated: the names asked for and which hosts they own."""
+
+    raw_names: list[str]
+    may_update: Callable[[HostConfig], bool]
+    user: str | None  # the Basic-auth username
+    via: str | None  # "token" for a secret URL
+
+
+class DyndnsApp:
+    """The WSGI callable; shared by the threads of one mod_wsgi process."""
+
+    def __init__(
+        self,
+        config: Config,
+        client: DnsClient,
+        credentials: CredentialsStore,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.config = config
+        self.client = client
+        self.credentials = credentials
+        self.abuse = AbuseGuard(
+            config.abuse.failures, config.abuse.window, config.abuse.cooldown, clock=clock
+        )
+
+    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        try:
+            status, headers, body = self.handle(environ)
+        except Exception:
+            LOG.exception("dyndns-update result=911 error=unexpected")
+            status, headers, body = _response([Code.SERVERERROR])
+        start_response(status, headers)
+        return [body]
+
+    def handle(self, environ: Environ) -> Response:
+        path = environ.get("PATH_INFO") or ""
+        client = environ.get("REMOTE_ADDR") or "-"
+        token: str | None = None
+        if path.startswith(TOKEN_PREFIX) and "/" not in path[len(TOKEN_PREFIX) :]:
+            token = path[len(TOKEN_PREFIX) :]
+        if path != UPDATE_PATH and not token:
+            return _response(["notfound"], "404 Not Found")
+        via = "token" if token else None
+
+        if environ.get("REQUEST_METHOD") != "GET" or not environ.get("HTTP_USER_AGENT", "").strip():
+            log_line(result=Code.BADAGENT, via=via, client=client)
+            return _response([Code.BADAGENT])
+        if self.abuse.is_blocked(client):
+            log_line(result=Code.ABUSE, via=via, client=client)
+            return _response([Code.ABUSE])
+        try:
+            credentials = self.credentials.get()
+        except ConfigError as err:
+            log_line(result=Code.SERVERERROR, via=via, client=client, error=str(err))
+            return _response([Code.SERVERERROR])
+        params = protocol.parse_query(environ.get("QUERY_STRING", ""))
+        if token:
+            caller = self._by_token(credentials, token, client)
+        else:
+            caller = self._by_password(credentials, environ, params, client)
+        if not isinstance(caller, Caller):
+            return caller
+        return self._update(caller, params, environ.get("REMOTE_ADDR"), client)
+
+    def _by_token(self, credentials: Credentials, token: str, client: str) -> Caller | Response:
+        """The secret URL's caller: may update the one host its token is for."""
+        host_name = credentials.tokens.get(auth.token_hash(token))
+        if host_name is None:
+            return self._badauth(client, via="token")
+        return Caller([host_name], lambda host: host.name == host_name, None, "token")
+
+    def _by_password(
+        self, credentials: Credentials, environ: Environ, params: protocol.Params, client: str
+    ) -> Caller | Response:
+        """The Basic-auth caller: may update the hosts of its username."""
+        basic = auth.parse_basic_auth(environ.get("HTTP_AUTHORIZATION"))
+        if basic is None:
+            log_line(result=Code.BADAUTH, error="no credentials", client=client)
+            status, headers, body = _response([Code.BADAUTH], "401 Unauthorized")
+            return status, [*headers, ("WWW-Authenticate", REALM)], body
+        user, password = basic
+        if not auth.check_user(credentials.users, user, password):
+            return self._badauth(client, user=user)
+        names = protocol.split_values(params.get("hostname"))
+        return Caller(names, lambda host: host.username == user, user, None)
+
+    def _update(
+        self, caller: Caller, params: protocol.Params, remote_addr: str | None, client: str
+    ) -> Response:
+        names, user, via = caller.raw_names, caller.user, caller.via
+        if not names:
+            log_line(result=Code.NOTFQDN, user=user, via=via, client=client, error="no hostname")
+            return _response([Code.NOTFQDN])
+        if len(names) > self.config.max_hostnames:
+            log_line(result=Code.NUMHOST, user=user, client=client)
+            return _response([Code.NUMHOST])
+        try:
+            request = protocol.parse_update_request(params, remote_addr)
+        except protocol.BadRequest as err:
+            for raw in names:
+                log_line(
+                    host=raw, result=err.code, user=user, via=via, client=client, error=err.reason
+                )
+            return _response([err.code] * len(names))
+
+        results = handle_hosts(self.config, self.client, names, caller.may_update, request)
+        for result in results:
+            self._log_result(result, request, user=user, via=via, client=client)
+        return _response([r.line for r in results])
+
+    def _badauth(self, client: str, user: str | None = None, via: str | None = None) -> Response:
+        started = self.abuse.record_failure(client)
+        log_line(
+            result=Code.BADAUTH,
+            user=user,
+            via=via,
+            client=client,
+            cooldown="started" if started else None,
+        )
+        return _response([Code.BADAUTH])
+
+    @staticmethod
+    def _log_result(
+        result: HostResult,
+        request: protocol.UpdateRequest,
+        user: str | None,
+        via: str | None,
+        client: str,
+    ) -> None:
+        updated = result.code in (Code.GOOD, Code.NOCHG)
+        address = txt = None
+        if updated and request.addresses:
+            address = protocol.format_addresses(request.addresses)
+        if updated and request.txt is not None:
+            txt = "set" if request.txt else "delete"
+        log_line(
+            host=result.host,
+            result=result.code,
+            address=address,
+            txt=txt,
+            user=user,
+            via=via,
+            client=client,
+            error=result.error or None,
+        )
+
+
+def _setup_logging() -> None:
+    """Log lines to stderr (Apache's error log) unless logging is set up already."""
+    LOG.setLevel(logging.INFO)
+    if not LOG.handlers and not logging.getLogger().handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        LOG.addHandler(handler)
+
+
+def make_app(config_path: str, *, clock: Callable[[], float] = time.monotonic) -> DyndnsApp:
+    """Load and check every file now: a bad config fails here, with a clear message."""
+    config = load_config(config_path)
+    key = load_tsig_key(config.tsig_key_file)
+    credentials = CredentialsStore(config.credentials_file)
+    _setup_logging()
+    client = DnsClient(config.zone, config.server, config.port, config.timeout, key)
+    users = credentials.get().users
+    for host in config.hosts.values():
+        if host.username not in users:
+            LOG.warning("dyndns-update host=%s warning=no-password-for-user", host.name)
+    LOG.info("dyndns-update started zone=%s hosts=%d", config.zone, len(config.hosts))
+    return DyndnsApp(config, client, credentials, clock=clock)

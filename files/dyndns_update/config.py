@@ -1,0 +1,300 @@
+"""Load and validate the config file, the TSIG key file and the credentials file."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import ipaddress
+import json
+import math
+import os
+import re
+import sys
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from . import auth, protocol
+
+RECORD_TYPES = ("A", "AAAA", "TXT")
+TSIG_ALGORITHMS = ("hmac-sha224", "hmac-sha256", "hmac-sha384", "hmac-sha512")
+_KEY_NAME_RE = re.compile(r"^[a-z0-9_-]{1,63}(\.[a-z0-9_-]{1,63})*$")
+
+
+class ConfigError(Exception):
+    """A file the app reads is missing or wrong; the message names file and field."""
+
+
+@dataclass(frozen=True)
+class HostConfig:
+    name: str
+    username: str
+    types: frozenset[str]
+
+
+@dataclass(frozen=True)
+class AbuseConfig:
+    failures: int = 5
+    window: float = 600.0
+    cooldown: float = 900.0
+
+
+@dataclass(frozen=True)
+class Config:
+    zone: str
+    server: str
+    tsig_key_file: str
+    credentials_file: str
+    hosts: Mapping[str, HostConfig]
+    port: int = 53
+    timeout: float = 3.0
+    ttl: int = 60
+    max_hostnames: int = 20
+    abuse: AbuseConfig = AbuseConfig()
+
+
+@dataclass(frozen=True)
+class TsigKey:
+    algorithm: str
+    name: str
+    secret: str  # base64
+
+    def __repr__(self) -> str:  # never show the secret
+        return f"TsigKey(algorithm={self.algorithm!r}, name={self.name!r})"
+
+
+@dataclass(frozen=True)
+class Credentials:
+    users: Mapping[str, str]  # username -> scrypt hash
+    tokens: Mapping[str, str]  # sha256 hex of token -> hostname
+
+
+def _read_json(path: str) -> Any:
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot read: {err.strerror}") from err
+    except (ValueError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{path}: not valid JSON: {err}") from err
+
+
+class _Fields:
+    """Typed access to a JSON object that names the file and field in every error."""
+
+    def __init__(self, data: Any, where: str) -> None:
+        if not isinstance(data, dict):
+            raise ConfigError(f"{where}: must be a JSON object")
+        self.data = data
+        self.where = where
+
+    def error(self, key: str, message: str) -> ConfigError:
+        return ConfigError(f"{self.where}: field '{key}' {message}")
+
+    def check_keys(self, allowed: tuple[str, ...]) -> None:
+        for key in self.data:
+            if key not in allowed:
+                raise self.error(key, f"is unknown (allowed: {', '.join(allowed)})")
+
+    def string(self, key: str) -> str:
+        value = self.data.get(key)
+        if not isinstance(value, str) or not value:
+            raise self.error(key, "must be a non-empty string")
+        return value
+
+    def integer(self, key: str, default: int, low: int, high: int) -> int:
+        value = self.data.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise self.error(key, f"must be an integer from {low} to {high}")
+        return value
+
+    def number(self, key: str, default: float, low: float, high: float) -> float:
+        value = self.data.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.error(key, "must be a number")
+        if not math.isfinite(value) or not low <= value <= high:
+            raise self.error(key, f"must be a number from {low:g} to {high:g}")
+        return float(value)
+
+
+def _parse_host(name: str, data: Any, zone: str, where: str) -> HostConfig:
+    if protocol.normalize_hostname(name) != name:
+        raise ConfigError(f"{where}: host '{name}' is not a lowercase FQDN without trailing dot")
+    if not protocol.is_in_zone(name, zone):
+        raise ConfigError(f"{where}: host '{name}' is not inside zone '{zone}'")
+    fields = _Fields(data, f"{where}: host '{name}'")
+    fields.check_keys(("username", "types"))
+    username = fields.string("username")
+    if not auth.USERNAME_RE.match(username):
+        raise fields.error("username", "may hold only letters, digits and . _ @ + -")
+    types = fields.data.get("types", list(RECORD_TYPES))
+    if (
+        not isinstance(types, list)
+        or not types
+        or len(set(types)) != len(types)
+        or not all(t in RECORD_TYPES for t in types)
+    ):
+        raise fields.error("types", f"must be a non-empty list of distinct {RECORD_TYPES}")
+    return HostConfig(name=name, username=username, types=frozenset(types))
+
+
+def parse_config(data: Any, where: str) -> Config:
+    """A Config from the parsed JSON `data`; `where` names the file in errors."""
+    fields = _Fields(data, where)
+    fields.check_keys(
+        (
+            "zone",
+            "server",
+            "port",
+            "timeout",
+            "tsig_key_file",
+            "credentials_file",
+            "ttl",
+            "max_hostnames",
+            "abuse",
+            "hosts",
+        )
+    )
+    zone = fields.string("zone")
+    if protocol.normalize_hostname(zone) != zone:
+        raise fields.error("zone", "must be a lowercase domain name without trailing dot")
+    server = fields.string("server")
+    try:
+        ipaddress.ip_address(server)
+    except ValueError as err:
+        raise fields.error("server", "must be an IP address") from err
+    abuse = _Fields(fields.data.get("abuse", {}), f"{where}: field 'abuse'")
+    abuse.check_keys(("failures", "window", "cooldown"))
+    hosts = fields.data.get("hosts")
+    if not isinstance(hosts, dict):
+        raise fields.error("hosts", "must be an object of hostname -> {username, types}")
+    return Config(
+        zone=zone,
+        server=server,
+        port=fields.integer("port", 53, 1, 65535),
+        timeout=fields.number("timeout", 3.0, 0.1, 60.0),
+        tsig_key_file=fields.string("tsig_key_file"),
+        credentials_file=fields.string("credentials_file"),
+        ttl=fields.integer("ttl", 60, 0, 86400),
+        max_hostnames=fields.integer("max_hostnames", 20, 1, 1000),
+        abuse=AbuseConfig(
+            failures=abuse.integer("failures", 5, 1, 1000),
+            window=abuse.number("window", 600.0, 1.0, 86400.0),
+            cooldown=abuse.number("cooldown", 900.0, 0.0, 7 * 86400.0),
+        ),
+        hosts={name: _parse_host(name, value, zone, where) for name, value in hosts.items()},
+    )
+
+
+def load_config(path: str) -> Config:
+    return parse_config(_read_json(path), path)
+
+
+def parse_tsig_key(text: str, where: str) -> TsigKey:
+    """The key of a `knsupdate -k` line `algorithm:name:base64secret`."""
+    lines = [line.strip() for line in text.splitlines()]
+    lines = [line for line in lines if line and not line.startswith("#")]
+    if len(lines) != 1:
+        raise ConfigError(f"{where}: must hold exactly one line 'hmac-sha512:NAME:SECRET'")
+    parts = lines[0].split(":")
+    if len(parts) != 3:
+        raise ConfigError(f"{where}: must hold exactly one line 'hmac-sha512:NAME:SECRET'")
+    algorithm, name, secret = (p.strip() for p in parts)
+    if algorithm.lower() not in TSIG_ALGORITHMS:
+        raise ConfigError(f"{where}: algorithm '{algorithm}' is not one of {TSIG_ALGORITHMS}")
+    name = name.rstrip(".").lower()
+    if not _KEY_NAME_RE.match(name):
+        raise ConfigError(f"{where}: key name is not a valid domain name")
+    try:
+        raw = base64.b64decode(secret, validate=True)
+    except (ValueError, binascii.Error) as err:
+        raise ConfigError(f"{where}: secret is not valid base64") from err
+    if len(raw) < 16:
+        raise ConfigError(f"{where}: secret is shorter than 16 bytes")
+    return TsigKey(algorithm=algorithm.lower(), name=name, secret=secret)
+
+
+def load_tsig_key(path: str) -> TsigKey:
+    try:
+        with open(path, encoding="ascii") as f:
+            text = f.read()
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot read: {err.strerror}") from err
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path}: not ASCII text") from err
+    return parse_tsig_key(text, path)
+
+
+def parse_credentials(data: Any, where: str) -> Credentials:
+    """Credentials from the parsed JSON `data`; `where` names the file in errors."""
+    fields = _Fields(data, where)
+    fields.check_keys(("users", "tokens"))
+    users = fields.data.get("users", {})
+    tokens = fields.data.get("tokens", {})
+    if not isinstance(users, dict):
+        raise fields.error("users", "must be an object of username -> scrypt hash")
+    if not isinstance(tokens, dict):
+        raise fields.error("tokens", "must be an object of sha256 hex -> hostname")
+    for username, encoded in users.items():
+        if not auth.USERNAME_RE.match(username):
+            raise fields.error("users", f"has an invalid username {username!r}")
+        try:
+            auth.parse_hash(encoded if isinstance(encoded, str) else "")
+        except ValueError as err:
+            raise fields.error("users", f"has a bad hash for '{username}': {err}") from err
+    for digest, hostname in tokens.items():
+        if not auth.TOKEN_HASH_RE.match(digest):
+            raise fields.error("tokens", "has a key that is not a lowercase sha256 hex digest")
+        if not isinstance(hostname, str) or protocol.normalize_hostname(hostname) != hostname:
+            raise fields.error("tokens", f"maps a token to an invalid hostname {hostname!r}")
+    return Credentials(users=dict(users), tokens=dict(tokens))
+
+
+def load_credentials(path: str) -> Credentials:
+    return parse_credentials(_read_json(path), path)
+
+
+class CredentialsStore:
+    """The credentials file, read again whenever it changes on disk. Thread-safe."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._stamp: tuple[int, int, int] | None = None
+        self._credentials = Credentials(users={}, tokens={})
+        self.get()
+
+    def _stat(self) -> tuple[int, int, int]:
+        try:
+            st = os.stat(self.path)
+        except OSError as err:
+            raise ConfigError(f"{self.path}: cannot read: {err.strerror}") from err
+        return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+    def get(self) -> Credentials:
+        """The current credentials; ConfigError when the file is gone or broken."""
+        with self._lock:
+            stamp = self._stat()
+            if stamp != self._stamp:
+                self._stamp = None  # fail closed until a good read
+                self._credentials = load_credentials(self.path)
+                self._stamp = stamp
+            return self._credentials
+
+
+def main(argv: list[str]) -> int:
+    """`python3 -m dyndns_update.config FILE`: check a config file before it is used."""
+    if len(argv) != 1:
+        print("usage: python3 -m dyndns_update.config CONFIG_FILE", file=sys.stderr)
+        return 2
+    try:
+        load_config(argv[0])
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,104 @@
+"""Network I/O with the DNS server: read an RRset, send one TSIG-signed UPDATE.
+
+Uses only dnspython APIs present in dnspython 2.3 (Debian 12).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import dns.exception
+import dns.flags
+import dns.message
+import dns.name
+import dns.query
+import dns.rcode
+import dns.rdata
+import dns.rdataclass
+import dns.rdatatype
+import dns.rdtypes.ANY.TXT
+import dns.tsig
+import dns.update
+
+from .config import TsigKey
+
+
+class DnsUnreachable(Exception):
+    """No answer from the server: refused, reset, timed out. Nothing was changed."""
+
+
+class DnsRejected(Exception):
+    """The server answered with an error (rcode or TSIG). Nothing was changed."""
+
+
+@dataclass(frozen=True)
+class RRsetChange:
+    """Make the `rdtype` RRset of `name` exactly `values`; no values deletes it."""
+
+    name: str
+    rdtype: str
+    values: tuple[str, ...]
+
+
+def make_rdatas(rdtype: str, values: Iterable[str]) -> frozenset[dns.rdata.Rdata]:
+    """Rdata for our values: addresses for A/AAAA, one string per TXT record."""
+    kind = dns.rdatatype.from_text(rdtype)
+    if kind == dns.rdatatype.TXT:
+        return frozenset(
+            dns.rdtypes.ANY.TXT.TXT(dns.rdataclass.IN, kind, [v.encode("ascii")]) for v in values
+        )
+    return frozenset(dns.rdata.from_text(dns.rdataclass.IN, kind, v) for v in values)
+
+
+def _absolute(name: str) -> dns.name.Name:
+    return dns.name.from_text(name)
+
+
+class DnsClient:
+    """Talks to one authoritative server over TCP, with a timeout per exchange."""
+
+    def __init__(self, zone: str, server: str, port: int, timeout: float, key: TsigKey) -> None:
+        self.zone = _absolute(zone)
+        self.server = server
+        self.port = port
+        self.timeout = timeout
+        self._key = dns.tsig.Key(key.name, key.secret, key.algorithm)
+
+    def _exchange(self, message: dns.message.Message) -> dns.message.Message:
+        try:
+            return dns.query.tcp(message, self.server, timeout=self.timeout, port=self.port)
+        except dns.exception.Timeout as err:
+            raise DnsUnreachable("timed out") from err
+        except (OSError, EOFError) as err:
+            raise DnsUnreachable(str(err) or type(err).__name__) from err
+        except dns.exception.DNSException as err:  # TSIG errors, malformed answers
+            raise DnsRejected(f"{type(err).__name__}: {err}") from err
+
+    def fetch(self, name: str, rdtype: str) -> frozenset[dns.rdata.Rdata]:
+        """The current RRset of `name`/`rdtype`; empty when there is none."""
+        kind = dns.rdatatype.from_text(rdtype)
+        query = dns.message.make_query(_absolute(name), kind)
+        query.flags &= ~dns.flags.RD
+        response = self._exchange(query)
+        rcode = response.rcode()
+        if rcode == dns.rcode.NXDOMAIN:
+            return frozenset()
+        if rcode != dns.rcode.NOERROR:
+            raise DnsRejected(f"query answered {dns.rcode.to_text(rcode)}")
+        rrset = response.get_rrset(response.answer, _absolute(name), dns.rdataclass.IN, kind)
+        return frozenset(rrset) if rrset is not None else frozenset()
+
+    def replace(self, changes: Sequence[RRsetChange], ttl: int) -> None:
+        """One atomic UPDATE: per change, delete the RRset by type, then add the values."""
+        update = dns.update.UpdateMessage(self.zone)
+        for change in changes:
+            name = _absolute(change.name)
+            update.delete(name, change.rdtype)
+            for rdata in make_rdatas(change.rdtype, change.values):
+                update.add(name, ttl, rdata)
+        update.use_tsig(self._key)
+        response = self._exchange(update)
+        rcode = response.rcode()
+        if rcode != dns.rcode.NOERROR:
+            raise DnsRejected(f"update answered {dns.rcode.to_text(rcode)}")

@@ -1,0 +1,223 @@
+"""Request parsing, address rules and answer formatting (pure code)."""
+
+from __future__ import annotations
+
+import ipaddress
+
+import pytest
+from dyndns_update.protocol import (
+    BadRequest,
+    Code,
+    UpdateRequest,
+    acme_name,
+    format_body,
+    format_line,
+    is_in_zone,
+    normalize_hostname,
+    parse_address,
+    parse_query,
+    parse_txt,
+    parse_update_request,
+    split_values,
+)
+from unit_support import ZONE
+
+V4 = ipaddress.IPv4Address("203.0.113.7")
+V6 = ipaddress.IPv6Address("2001:db8::7")
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("home.dyn.example.test", "home.dyn.example.test"),
+        ("Home.DYN.example.test", "home.dyn.example.test"),
+        ("home.dyn.example.test.", "home.dyn.example.test"),
+        (" home.dyn.example.test ", "home.dyn.example.test"),
+        ("a-b.dyn.example.test", "a-b.dyn.example.test"),
+        ("xn--bcher-kva.example", "xn--bcher-kva.example"),
+        ("localhost", None),
+        ("", None),
+        (".", None),
+        ("home..example.test", None),
+        ("-home.example.test", None),
+        ("home-.example.test", None),
+        ("ho_me.example.test", None),
+        ("_acme-challenge.home.example.test", None),
+        ("home example.test", None),
+        ("bücher.example", None),
+        ("203.0.113.7", None),
+        ("a" * 64 + ".example.test", None),
+        (".".join(["a" * 63] * 4), None),  # 255 characters
+    ],
+)
+def test_normalize_hostname(raw: str, expected: str | None) -> None:
+    assert normalize_hostname(raw) == expected
+
+
+def test_zone_membership_and_acme_name() -> None:
+    assert is_in_zone(f"home.{ZONE}", ZONE)
+    assert is_in_zone(ZONE, ZONE)
+    assert not is_in_zone(f"home.x{ZONE}", ZONE)
+    assert acme_name(f"home.{ZONE}") == f"_acme-challenge.home.{ZONE}"
+
+
+def test_split_values_and_query() -> None:
+    params = parse_query("hostname=a.example,%20b.example,,&hostname=c.example&myip=")
+    assert split_values(params["hostname"]) == ["a.example", "b.example", "c.example"]
+    assert params["myip"] == [""]
+    assert split_values(params.get("missing")) == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "0.0.0.0",
+        "0.1.2.3",
+        "127.0.0.1",
+        "224.0.0.1",
+        "169.254.1.1",
+        "240.0.0.1",
+        "255.255.255.255",
+        "::",
+        "::1",
+        "ff02::1",
+        "fe80::1",
+        "fe80::1%eth0",
+        "fec0::1",
+        "::ffff:127.0.0.1",
+        "garbage",
+        "",
+        "1.2.3",
+        "01.2.3.4",
+        "203.0.113.7/24",
+    ],
+)
+def test_unusable_addresses(text: str) -> None:
+    assert parse_address(text) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("203.0.113.7", V4),
+        ("10.1.2.3", ipaddress.IPv4Address("10.1.2.3")),
+        ("2001:db8::7", V6),
+        ("2001:DB8:0:0::7", V6),
+        ("fd00::1", ipaddress.IPv6Address("fd00::1")),
+        ("::ffff:203.0.113.7", V4),
+    ],
+)
+def test_usable_addresses(text: str, expected: object) -> None:
+    assert parse_address(text) == expected
+
+
+def req(query: str, remote: str | None = "198.51.100.2") -> UpdateRequest:
+    return parse_update_request(parse_query(query), remote)
+
+
+def bad(query: str, remote: str | None = "198.51.100.2") -> Code:
+    with pytest.raises(BadRequest) as info:
+        req(query, remote)
+    return info.value.code
+
+
+def test_default_is_remote_addr_family_only() -> None:
+    assert req("hostname=h", "203.0.113.7") == UpdateRequest(ipv4=V4)
+    assert req("hostname=h", "2001:db8::7") == UpdateRequest(ipv6=V6)
+    assert req("hostname=h", "::ffff:203.0.113.7") == UpdateRequest(ipv4=V4)
+
+
+def test_bad_remote_addr() -> None:
+    assert bad("hostname=h", "127.0.0.1") == Code.BADIP
+    assert bad("hostname=h", None) == Code.BADIP
+
+
+def test_explicit_addresses_replace_remote_addr() -> None:
+    assert req("myip=203.0.113.7", "2001:db8::99") == UpdateRequest(ipv4=V4)
+    assert req("myip=2001:db8::7", "203.0.113.99") == UpdateRequest(ipv6=V6)
+    assert req("myip=203.0.113.7,2001:db8::7") == UpdateRequest(ipv4=V4, ipv6=V6)
+    assert req("myip=2001:db8::7,203.0.113.7") == UpdateRequest(ipv4=V4, ipv6=V6)
+    assert req("myip=203.0.113.7&myipv6=2001:db8::7") == UpdateRequest(ipv4=V4, ipv6=V6)
+    assert req("myip6=2001:db8::7") == UpdateRequest(ipv6=V6)
+    assert req("myipv6=2001:db8::7&myip6=2001:db8:0::7") == UpdateRequest(ipv6=V6)
+
+
+def test_empty_address_parameters_count_as_absent() -> None:
+    # FRITZ!Box leaves <ip6addr> empty when it has no IPv6
+    assert req("myip=203.0.113.7&myipv6=") == UpdateRequest(ipv4=V4)
+    assert req("myip=&myipv6=", "203.0.113.7") == UpdateRequest(ipv4=V4)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "myip=127.0.0.1",
+        "myip=garbage",
+        "myip=203.0.113.7,203.0.113.8",
+        "myip=2001:db8::7,2001:db8::8",
+        "myip=2001:db8::7&myipv6=2001:db8::8",
+        "myipv6=203.0.113.7",
+        "myip=203.0.113.7,::1",
+        "myip=203.0.113.7&myip6=fe80::1",
+    ],
+)
+def test_bad_explicit_addresses(query: str) -> None:
+    assert bad(query) == Code.BADIP
+
+
+def test_txt_values() -> None:
+    assert parse_txt(None) is None
+    assert parse_txt([""]) == ()
+    assert parse_txt(["abc", "def"]) == ("abc", "def")
+    assert parse_txt(["abc", "abc"]) == ("abc",)
+    assert parse_txt(["x" * 255]) == ("x" * 255,)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [["a", "b", "c", "d", "e"], ["x" * 256], ["tab\there"], ["ümlaut"], ["a", ""], ["", ""]],
+)
+def test_bad_txt_values(values: list[str]) -> None:
+    with pytest.raises(BadRequest) as info:
+        parse_txt(values)
+    assert info.value.code == Code.BADTXT
+
+
+def test_txt_alone_sets_no_address() -> None:
+    assert req("txt=token-value", "203.0.113.7") == UpdateRequest(txt=("token-value",))
+    assert req("txt=", "203.0.113.7") == UpdateRequest(txt=())
+
+
+def test_txt_with_explicit_address() -> None:
+    assert req("txt=v&myip=203.0.113.7") == UpdateRequest(ipv4=V4, txt=("v",))
+
+
+def test_bad_txt_is_badtxt_even_with_good_address() -> None:
+    assert bad("txt=a&txt=&myip=203.0.113.7") == Code.BADTXT
+
+
+def test_answer_lines() -> None:
+    assert format_line(Code.GOOD, [V4]) == "good 203.0.113.7"
+    assert format_line(Code.GOOD, [V4, V6]) == "good 203.0.113.7,2001:db8::7"
+    assert format_line(Code.NOCHG, [V6]) == "nochg 2001:db8::7"
+    assert format_line(Code.GOOD) == "good"
+    assert format_line(Code.NOHOST, [V4]) == "nohost"
+    assert format_line(Code.SERVERERROR) == "911"
+    assert format_body(["good 203.0.113.7", "nohost"]) == b"good 203.0.113.7\nnohost\n"
+
+
+def test_codes_are_the_dyndns2_strings() -> None:
+    assert {str(c) for c in Code} == {
+        "good",
+        "nochg",
+        "badauth",
+        "notfqdn",
+        "nohost",
+        "numhost",
+        "abuse",
+        "badagent",
+        "dnserr",
+        "911",
+        "badip",
+        "badtxt",
+    }
