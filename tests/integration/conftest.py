@@ -5,15 +5,11 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "files"))
-
 from knot_support import ZONE, Knot, generate_key
 
 KNOTD = shutil.which("knotd") or "/usr/sbin/knotd"

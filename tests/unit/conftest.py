@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "files"))
-
 from dyndns_update import auth
 from unit_support import KEY_LINE, PASSWORD, TOKEN, ZONE, base_config
 

@@ -7,19 +7,28 @@ DNS answers are read from the server's public address with dnspython.
 import os
 import shlex
 import ssl
+import sys
 import urllib.error
 import urllib.request
 from base64 import b64decode, b64encode
+from pathlib import Path
 
 import dns.message
 import dns.query
 import pytest
 import testinfra
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared"))
+from playbook import run_playbook
+
 INVENTORY = os.environ["MOLECULE_INVENTORY_FILE"]
 SERVER = testinfra.get_host(f"ansible://dyndns-server?ansible_inventory={INVENTORY}")
 HOME = testinfra.get_host(f"ansible://home?ansible_inventory={INVENTORY}")
 HOME_ADDRESS = "172.30.53.20"
+# Pebble's root, fetched by the side effect: every HTTPS call here verifies the certificate.
+PEBBLE_ROOT = "/usr/local/share/pebble-root.pem"
+SITE = Path(__file__).resolve().parents[3] / "playbooks" / "site.yml"
+DEVICES = SITE.with_name("device_settings.yml")
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +60,7 @@ def curl(settings, path, credentials=None, scheme="https"):
     """GET from the home container; returns (HTTP status, headers, body)."""
     auth = f"-u {shlex.quote(':'.join(credentials))}" if credentials else ""
     url = shlex.quote(f"{scheme}://{settings['dyndns_update_host']}{path}")
-    result = HOME.run(f"curl -sS -k -i --max-time 10 {auth} {url}")
+    result = HOME.run(f"curl -sS -i --cacert {PEBBLE_ROOT} --max-time 10 {auth} {url}")
     assert result.rc == 0, result.stderr
     head, _, body = result.stdout.replace("\r\n", "\n").partition("\n\n")
     return int(head.split()[1]), head, body.strip()
@@ -61,6 +70,53 @@ def update(settings, name, query="", password=None):
     host = settings["dyndns_hosts"][0]
     path = f"/nic/update?hostname={name}{query}"
     return curl(settings, path, (host["name"], password or host["password"]))
+
+
+def served_certificate(settings, *fields):
+    """What openssl says of the certificate the update host serves, seen from home."""
+    host = settings["dyndns_update_host"]
+    return HOME.check_output(
+        f"openssl s_client -connect {host}:443 -servername {host} -verify_return_error"
+        f" -CAfile {PEBBLE_ROOT} </dev/null 2>/dev/null | openssl x509 -noout {' '.join(fields)}"
+    )
+
+
+def test_certificate_issued_by_pebble_for_the_update_host(settings):
+    text = served_certificate(settings, "-issuer", "-ext", "subjectAltName")
+    assert "Pebble" in text
+    assert f"DNS:{settings['dyndns_update_host']}" in text
+    assert "id-ecPublicKey" in served_certificate(settings, "-text")
+
+
+def test_tls_profile_and_hsts(settings):
+    host = settings["dyndns_update_host"]
+    old = HOME.run(f"openssl s_client -connect {host}:443 -tls1_1 </dev/null")
+    assert old.rc != 0
+    _, head, _ = curl(settings, "/nic/update")
+    assert "strict-transport-security: max-age=63072000" in head.lower()
+
+
+def test_forced_renewal_is_served_without_a_manual_step(settings):
+    before = served_certificate(settings, "-serial")
+    renew = SERVER.run(
+        "REQUESTS_CA_BUNDLE=/usr/local/share/dyndns-test-ca.pem certbot renew --force-renewal"
+    )
+    assert renew.rc == 0, renew.stderr
+    after = served_certificate(settings, "-serial")
+    assert after != before
+    assert SERVER.service("certbot.timer").is_enabled
+
+
+def test_failed_validation_says_why_and_apache_keeps_serving(settings):
+    before = served_certificate(settings, "-serial")
+    names = [settings["dyndns_update_host"], "nowhere.example.test"]
+    result = run_playbook(SITE, "dyndns-server", {"certbot_domains": names})
+    assert result.returncode != 0
+    assert "did not issue a certificate for" in result.output
+    assert "does not resolve to this server" in result.output
+    assert served_certificate(settings, "-serial") == before
+    status, _, _ = curl(settings, "/nic/update")
+    assert status == 401
 
 
 def test_key_file_readable_by_the_app_user_only():
@@ -203,6 +259,76 @@ def test_repeated_badauth_earns_abuse_for_that_address_only(settings, name, dns_
 
     status, _, body = update(settings, name)
     assert (status, body) == (200, f"good {HOME_ADDRESS}")
+
+
+def cron_commands():
+    """The commands of the home client's cron lines, as cron would run them."""
+    lines = HOME.file("/etc/cron.d/dyndns-client").content_string.splitlines()
+    return [line.split(" root ", 1)[1] for line in lines if " root " in line]
+
+
+def test_client_cron_job_sets_the_home_address(settings, name, dns_server):
+    update(settings, name, "&myip=203.0.113.50")
+    assert values(dns_server, name, "A") == ["203.0.113.50"]
+    commands = cron_commands()
+    assert commands == ["dyndns-client --config /etc/dyndns-client/home.conf --family 4"]
+    assert HOME.file("/etc/cron.d/dyndns-client").content_string.startswith("# Ansible managed")
+    assert "*/5 * * * * root" in HOME.file("/etc/cron.d/dyndns-client").content_string
+
+    result = HOME.run(f"PATH=/usr/local/bin:/usr/bin:/bin {commands[0]}")
+    assert (result.rc, result.stdout, result.stderr) == (0, "", "")
+    assert values(dns_server, name, "A") == [HOME_ADDRESS]
+    assert HOME.service("cron").is_running
+
+
+def test_client_credentials_are_root_only(settings):
+    conf = HOME.file("/etc/dyndns-client/home.conf")
+    assert (conf.user, conf.mode) == ("root", 0o600)
+    assert HOME.file("/etc/dyndns-client").mode == 0o700
+
+
+def test_client_with_wrong_credentials_fails_and_logs(settings, name, dns_server):
+    before = values(dns_server, name, "A")
+    HOME.run(
+        "sed 's/^password = .*/password = wrong-password!/' /etc/dyndns-client/home.conf"
+        " > /root/bad.conf && chmod 600 /root/bad.conf"
+    )
+    result = HOME.run("dyndns-client --config /root/bad.conf --family 4")
+    assert result.rc == 2
+    assert "badauth" in result.stderr
+    assert values(dns_server, name, "A") == before
+    journal = HOME.check_output("journalctl -t dyndns-client --no-pager -o cat")
+    assert "badauth" in journal
+    HOME.run("rm -f /root/bad.conf")
+
+
+def test_removing_a_name_removes_its_cron_line_and_credentials():
+    result = run_playbook(SITE, "home", {"client_names": []})
+    assert result.returncode == 0, result.output
+    assert cron_commands() == []
+    assert not HOME.file("/etc/dyndns-client/home.conf").exists
+
+    result = run_playbook(SITE, "home")
+    assert result.returncode == 0, result.output
+    assert len(cron_commands()) == 1
+    assert HOME.file("/etc/dyndns-client/home.conf").exists
+
+
+def test_device_settings_are_written_whole_and_shown_without_password(settings, tmp_path):
+    result = run_playbook(DEVICES, None, {"client_device_settings_dir": str(tmp_path)})
+    assert result.returncode == 0, result.output
+    host = settings["dyndns_hosts"][0]
+    files = sorted(p.name for p in tmp_path.iterdir())
+    assert files == [
+        f"{host['name']}.{device}"
+        for device in ["ddclient.conf", "fritzbox.txt", "inadyn.conf", "openwrt.txt", "pfsense.txt"]
+    ]
+    for path in tmp_path.iterdir():
+        assert path.stat().st_mode & 0o777 == 0o600
+        assert host["password"] in path.read_text()
+        assert settings["dyndns_update_host"] in path.read_text()
+    assert host["password"] not in result.output
+    assert "Update URL" in result.output
 
 
 def test_no_log_holds_a_secret(settings):

@@ -4,12 +4,10 @@ Queries and the non-loopback update go from the controller to the container's
 public address; loopback updates run knsupdate inside the container.
 """
 
-import json
-import os
 import re
 import socket
 import struct
-import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -24,6 +22,9 @@ import dns.tsig
 import dns.tsigkeyring
 import dns.update
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared"))
+from playbook import run_playbook
 
 KEY_NAME = "dyndns-update"
 KEY_FILE = f"/etc/knot/{KEY_NAME}.key.conf"
@@ -193,21 +194,8 @@ def test_records_survive_second_converge_and_restart(host, zone, address):
 
 
 def converge(host, *extra_vars):
-    """Run the collection's playbook against this host alone, with extra variables."""
-    command = [
-        "ansible-playbook",
-        "--inventory",
-        os.environ["MOLECULE_INVENTORY_FILE"],
-        "--limit",
-        host.backend.host,
-        str(PLAYBOOK),
-    ]
-    for extra in extra_vars:
-        command += ["--extra-vars", json.dumps(extra)]
-    env = {**os.environ, "ANSIBLE_FORCE_COLOR": "0", "ANSIBLE_NOCOLOR": "1"}
-    result = subprocess.run(command, capture_output=True, text=True, check=False, env=env)
-    result.output = result.stdout + result.stderr
-    return result
+    """Run the scenario's converge playbook against this host alone."""
+    return run_playbook(PLAYBOOK, host.backend.host, *extra_vars)
 
 
 def config_state(host):
