@@ -5,13 +5,14 @@ import os
 import subprocess
 
 
-def run_playbook(playbook, limit, *extra_vars):
-    """ansible-playbook PLAYBOOK [--limit LIMIT], each of extra_vars as --extra-vars JSON.
+def run_playbook(playbook, limit, *extra_vars, options=()):
+    """ansible-playbook [OPTIONS] PLAYBOOK [--limit LIMIT], each of extra_vars as --extra-vars JSON.
 
     The result's `output` holds stdout and stderr, without colours.
     """
     command = ["ansible-playbook", "--inventory", os.environ["MOLECULE_INVENTORY_FILE"]]
     command += ["--limit", limit] if limit else []
+    command += list(options)
     command.append(str(playbook))
     for extra in extra_vars:
         command += ["--extra-vars", json.dumps(extra)]

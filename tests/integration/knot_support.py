@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-import base64
+import shutil
+import socket
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from wsgiref.util import setup_testing_defaults
 
 import dns.exception
 import dns.message
 import dns.query
 import dns.rcode
 import dns.rdatatype
+import pytest
+import wsgi_support
 
 ZONE = "dyn.example.test"
 
@@ -34,14 +37,16 @@ class Knot:
     port: int
     process: subprocess.Popen[bytes]
     log_path: Path
+    address: str = "127.0.0.1"
+    zone: str = ZONE
 
     def query(self, name: str, rdtype: str) -> dns.message.Message:
         query = dns.message.make_query(name, rdtype)
-        return dns.query.tcp(query, "127.0.0.1", port=self.port, timeout=2)
+        return dns.query.tcp(query, self.address, port=self.port, timeout=2)
 
     def ready(self) -> bool:
         try:
-            return self.query(ZONE, "SOA").rcode() == dns.rcode.NOERROR and self.serial() > 0
+            return self.query(self.zone, "SOA").rcode() == dns.rcode.NOERROR and self.serial() > 0
         except (OSError, EOFError, dns.exception.DNSException):
             return False
 
@@ -59,7 +64,7 @@ class Knot:
         return self.query(name, rdtype).answer[0].ttl
 
     def serial(self) -> int:
-        answer = self.query(ZONE, "SOA").answer
+        answer = self.query(self.zone, "SOA").answer
         return answer[0][0].serial if answer else 0
 
     def log(self) -> str:
@@ -75,34 +80,77 @@ class Knot:
                 self.process.wait()
 
 
-def basic(user: str, password: str) -> str:
-    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+def free_port_on(addresses: list[str]) -> int:
+    """A port free for both TCP and UDP on every one of ADDRESSES (IPv4 loopback)."""
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.bind((addresses[0], 0))
+            port = probe.getsockname()[1]
+        try:
+            for address in addresses:
+                for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+                    with socket.socket(socket.AF_INET, kind) as sock:
+                        sock.bind((address, port))
+        except OSError:
+            continue
+        return port
+    raise RuntimeError(f"no port free on all of {addresses}")
 
 
-def call(
-    app: Any,
-    path: str,
-    query: str = "",
-    authorization: str | None = None,
-    **environ: str | None,
-) -> tuple[str, str]:
-    """One WSGI request (GET, with a User-Agent); returns (status, body)."""
-    request: dict[str, Any] = {
-        "REQUEST_METHOD": "GET",
-        "PATH_INFO": path,
-        "QUERY_STRING": query,
-        "REMOTE_ADDR": "198.51.100.2",
-        "HTTP_USER_AGENT": "integration-test/1.0",
-    }
-    if authorization is not None:
-        request["HTTP_AUTHORIZATION"] = authorization
-    request.update(environ)
-    request = {k: v for k, v in request.items() if v is not None}
-    setup_testing_defaults(request)
-    captured: dict[str, str] = {}
+def start_plain_knotd(base: Path, address: str, port: int, zones: dict[str, str]) -> Knot:
+    """A knotd without keys or ACLs serving ZONES ({name: zone file text}) on ADDRESS@PORT.
 
-    def start_response(status: str, headers: list[tuple[str, str]]) -> None:
-        captured["status"] = status
+    Waits until the first zone answers; the caller must stop() it. Skips the test when
+    knotd is not installed."""
+    knotd = shutil.which("knotd") or "/usr/sbin/knotd"
+    if not Path(knotd).exists():
+        pytest.skip("knotd (Debian package knot) is not installed")
+    for sub in ("run", "db", "zones"):
+        (base / sub).mkdir(parents=True, exist_ok=True)
+    for name, text in zones.items():
+        (base / "zones" / f"{name}.zone").write_text(text)
+    zone_entries = "".join(f"  - domain: {name}.\n" for name in zones)
+    conf = base / "knot.conf"
+    conf.write_text(
+        f"""\
+server:
+    rundir: "{base}/run"
+    listen: {address}@{port}
 
-    body = b"".join(app(request, start_response)).decode("ascii")
-    return captured["status"], body
+control:
+    listen: "{base}/run/knot.sock"
+
+log:
+  - target: stderr
+    any: info
+
+database:
+    storage: "{base}/db"
+
+template:
+  - id: default
+    storage: "{base}/zones"
+    file: "%s.zone"
+
+zone:
+{zone_entries}"""
+    )
+    log_path = base / "knotd.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen([knotd, "-c", str(conf)], stdout=log, stderr=subprocess.STDOUT)
+    server = Knot(
+        port=port, process=process, log_path=log_path, address=address, zone=next(iter(zones))
+    )
+    deadline = time.monotonic() + 15
+    while not server.ready():
+        if process.poll() is not None or time.monotonic() > deadline:
+            server.stop()
+            raise RuntimeError(f"knotd did not start:\n{server.log()}")
+        time.sleep(0.05)
+    return server
+
+
+def call(app: Any, path: str, query: str = "", **kwargs: Any) -> tuple[str, str]:
+    """One WSGI request; returns (status, body)."""
+    status, _, body = wsgi_support.call(app, path, query, **kwargs)
+    return status, body

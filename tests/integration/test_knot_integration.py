@@ -23,7 +23,8 @@ import dns.update
 import pytest
 from dyndns_update import auth
 from dyndns_update.app import DyndnsApp, make_app
-from knot_support import ZONE, Knot, basic, call
+from knot_support import ZONE, Knot, call
+from wsgi_support import basic
 
 HOME = f"home.{ZONE}"
 NAS = f"nas.{ZONE}"

@@ -17,7 +17,8 @@ import pytest
 from dyndns_update import auth, credentials
 from dyndns_update.app import DyndnsApp, make_app
 from dyndns_update.config import ConfigError
-from unit_support import PASSWORD, TOKEN, ZONE, basic, call
+from unit_support import PASSWORD, TOKEN, ZONE
+from wsgi_support import basic, call
 
 HOME = f"home.{ZONE}"
 NAS = f"nas.{ZONE}"

@@ -22,13 +22,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared"))
 from playbook import run_playbook
 
 INVENTORY = os.environ["MOLECULE_INVENTORY_FILE"]
-SERVER = testinfra.get_host(f"ansible://dyndns-server?ansible_inventory={INVENTORY}")
-HOME = testinfra.get_host(f"ansible://home?ansible_inventory={INVENTORY}")
+# Commands go straight to the containers (docker exec, fast); Ansible only templates settings.
+SERVER = testinfra.get_host("docker://dyndns-server")
+HOME = testinfra.get_host("docker://home")
+ANSIBLE = testinfra.get_host(f"ansible://dyndns-server?ansible_inventory={INVENTORY}")
 HOME_ADDRESS = "172.30.53.20"
 # Pebble's root, fetched by the side effect: every HTTPS call here verifies the certificate.
 PEBBLE_ROOT = "/usr/local/share/pebble-root.pem"
 SITE = Path(__file__).resolve().parents[3] / "playbooks" / "site.yml"
 DEVICES = SITE.with_name("device_settings.yml")
+DELEGATION = SITE.with_name("delegation_check.yml")
+PARENT = testinfra.get_host("docker://parent")
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +40,7 @@ def settings():
     """The demo inventory's settings, templated by Ansible (the passwords included)."""
     names = ["dyndns_zone", "dyndns_update_host", "dyndns_nameservers", "dyndns_hosts"]
     return {
-        name: SERVER.ansible("ansible.builtin.debug", f"var={name}", check=False)[name]
+        name: ANSIBLE.ansible("ansible.builtin.debug", f"var={name}", check=False)[name]
         for name in names
     }
 
@@ -329,6 +333,35 @@ def test_device_settings_are_written_whole_and_shown_without_password(settings, 
         assert settings["dyndns_update_host"] in path.read_text()
     assert host["password"] not in result.output
     assert "Update URL" in result.output
+
+
+def set_parent_ns(target):
+    """Replace the NS set of dyn.example.test in the parent zone, through knotc."""
+    commands = [
+        "knotc zone-begin example.test",
+        "knotc zone-unset example.test dyn NS",
+        f"knotc zone-set example.test dyn 3600 NS {target}",
+        "knotc zone-commit example.test",
+    ]
+    for command in commands:
+        assert PARENT.run(command).rc == 0, command
+
+
+def test_delegation_check_passes_and_fails_with_what_to_fix(settings):
+    result = run_playbook(DELEGATION, "dyndns-server", options=["--check"])
+    assert result.returncode == 0, result.output
+    assert "is delegated from example.test" in result.output
+
+    set_parent_ns("ns.wrong.example.")
+    try:
+        result = run_playbook(DELEGATION, "dyndns-server", options=["--check"])
+    finally:
+        set_parent_ns("ns1.dyn")
+    assert result.returncode != 0
+    assert "set the NS records of dyn.example.test to: ns1.dyn.example.test" in result.output, (
+        result.output
+    )
+    assert run_playbook(DELEGATION, "dyndns-server").returncode == 0
 
 
 def test_no_log_holds_a_secret(settings):
