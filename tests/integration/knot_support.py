@@ -6,6 +6,7 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,6 +61,14 @@ class Knot:
                 values.update(rdata.to_text() for rdata in rrset)
         return values
 
+    def has(self, name: str, rdtype: str) -> bool:
+        """Whether NAME has an RRset of RDTYPE; False when the server does not answer."""
+        try:
+            response = self.query(name, rdtype)
+        except (OSError, EOFError, dns.exception.DNSException):
+            return False
+        return any(rrset.rdtype == dns.rdatatype.from_text(rdtype) for rrset in response.answer)
+
     def ttl(self, name: str, rdtype: str) -> int:
         return self.query(name, rdtype).answer[0].ttl
 
@@ -97,11 +106,22 @@ def free_port_on(addresses: list[str]) -> int:
     raise RuntimeError(f"no port free on all of {addresses}")
 
 
-def start_plain_knotd(base: Path, address: str, port: int, zones: dict[str, str]) -> Knot:
+def start_plain_knotd(
+    base: Path,
+    address: str,
+    port: int,
+    zones: dict[str, str],
+    *,
+    signed: Collection[str] = (),
+) -> Knot:
     """A knotd without keys or ACLs serving ZONES ({name: zone file text}) on ADDRESS@PORT.
 
-    Waits until the first zone answers; the caller must stop() it. Skips the test when
-    knotd is not installed."""
+    The zones named in SIGNED are DNSSEC-signed with Knot's default policy: knotd makes a KSK
+    and a ZSK (ECDSA P-256) in its KASP database under BASE/db on the first load, and bumps
+    the serial when it signs. `keymgr -c BASE/knot.conf ZONE ds` prints their DS records.
+
+    Waits until the first zone answers and every signed zone serves its DNSKEY; the caller
+    must stop() it. Skips the test when knotd is not installed."""
     knotd = shutil.which("knotd") or "/usr/sbin/knotd"
     if not Path(knotd).exists():
         pytest.skip("knotd (Debian package knot) is not installed")
@@ -109,7 +129,10 @@ def start_plain_knotd(base: Path, address: str, port: int, zones: dict[str, str]
         (base / sub).mkdir(parents=True, exist_ok=True)
     for name, text in zones.items():
         (base / "zones" / f"{name}.zone").write_text(text)
-    zone_entries = "".join(f"  - domain: {name}.\n" for name in zones)
+    zone_entries = "".join(
+        f"  - domain: {name}.\n" + ("    dnssec-signing: on\n" if name in signed else "")
+        for name in zones
+    )
     conf = base / "knot.conf"
     conf.write_text(
         f"""\
@@ -142,7 +165,7 @@ zone:
         port=port, process=process, log_path=log_path, address=address, zone=next(iter(zones))
     )
     deadline = time.monotonic() + 15
-    while not server.ready():
+    while not server.ready() or not all(server.has(name, "DNSKEY") for name in signed):
         if process.poll() is not None or time.monotonic() > deadline:
             server.stop()
             raise RuntimeError(f"knotd did not start:\n{server.log()}")

@@ -3,7 +3,11 @@ child dyn.example.test on 127.0.0.1, both on one high port (the module has one `
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 import sys
+import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -45,25 +49,58 @@ $TTL 30
 @       NS  ns1
 ns1     A   {CHILD_ADDRESS}
 static  A   192.0.2.10
+token   TXT "round-" "trip"
 """
+
+KEYMGR = shutil.which("keymgr") or "/usr/sbin/keymgr"
+KNOTC = shutil.which("knotc") or "/usr/sbin/knotc"
+# a DS no key of any test matches (key tag and digest made up)
+WRONG_DS = f"{ZONE}. DS 12345 13 2 {'ab' * 32}"
+
+
+def keymgr_ds(base: Path) -> dict[int, str]:
+    """The DS records of the knotd under BASE for its signed ZONE, by digest type, as
+    `keymgr ZONE ds` prints them (`dyn.example.test. DS <tag> 13 <type> <hex>`)."""
+    if not Path(KEYMGR).exists():
+        pytest.skip("keymgr (Debian package knot) is not installed")
+    out = subprocess.run(
+        [KEYMGR, "-c", str(base / "knot.conf"), ZONE, "ds"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return {int(line.split()[4]): line.strip() for line in out.splitlines() if " DS " in line}
 
 
 @pytest.fixture
-def world(tmp_path: Path) -> Iterator[Callable[[str], int]]:
-    """Start the child and a parent with the given delegation records; returns the port."""
+def world(tmp_path: Path) -> Iterator[Callable[..., int]]:
+    """Start the child and a parent with the given delegation records; returns the port.
+
+    With SIGNED the child signs its zone; PARENT_RECORDS, called once the child runs, gives
+    more records for the parent zone (the DS records, say)."""
     started: list[Knot] = []
 
-    def start(delegation: str = GOOD_DELEGATION) -> int:
+    def start(
+        delegation: str = GOOD_DELEGATION,
+        *,
+        signed: bool = False,
+        parent_records: Callable[[], str] = str,
+    ) -> int:
         port = free_port_on(
             [CHILD_ADDRESS, PARENT_ADDRESS, NOBODY_ADDRESS, "127.0.0.4", "127.0.0.5"]
         )
         started.append(
-            start_plain_knotd(tmp_path / "child", CHILD_ADDRESS, port, {ZONE: CHILD_ZONE})
-        )
-        started.append(
             start_plain_knotd(
-                tmp_path / "parent", PARENT_ADDRESS, port, {PARENT: parent_zone_file(delegation)}
+                tmp_path / "child",
+                CHILD_ADDRESS,
+                port,
+                {ZONE: CHILD_ZONE},
+                signed=[ZONE] if signed else [],
             )
+        )
+        parent = parent_zone_file(delegation + parent_records())
+        started.append(
+            start_plain_knotd(tmp_path / "parent", PARENT_ADDRESS, port, {PARENT: parent})
         )
         return port
 
@@ -235,3 +272,258 @@ def test_serial_mismatch_between_servers(world: Callable[..., int], tmp_path: Pa
         }
     finally:
         older.stop()
+
+
+# --- DNSSEC ----------------------------------------------------------------------------------
+
+
+def ds_records(tmp_path: Path, *digest_types: int) -> Callable[[], str]:
+    """Parent records: the child's DS records (from keymgr) of DIGEST_TYPES."""
+    return lambda: "".join(keymgr_ds(tmp_path / "child")[t] + "\n" for t in digest_types)
+
+
+def test_signed_zone_with_its_ds_at_the_parent(world: Callable[..., int], tmp_path: Path) -> None:
+    port = world(signed=True, parent_records=ds_records(tmp_path, 2, 4))
+    result = check(port, dnssec=True)
+    assert result["problems"] == []
+    assert result["ok"] is True
+    # the module's DS is keymgr's SHA-256 one, spelled the same way
+    assert result["ds"] == [keymgr_ds(tmp_path / "child")[2]]
+    assert result["ds"][0].startswith(f"{ZONE}. DS ")
+    assert result["arrival"] == {}
+
+
+def test_ds_of_another_digest_type_matches(world: Callable[..., int], tmp_path: Path) -> None:
+    """The parent has only the SHA-384 DS: compared in its own digest type, it matches."""
+    port = world(signed=True, parent_records=ds_records(tmp_path, 4))
+    assert check(port, dnssec=True)["problems"] == []
+
+
+def test_signed_zone_without_ds_at_the_parent(world: Callable[..., int], tmp_path: Path) -> None:
+    port = world(signed=True)
+    result = check(port, dnssec=True)
+    assert checks(result) == ["ds"]
+    [ds] = result["problems"]
+    expected = keymgr_ds(tmp_path / "child")[2]
+    assert (ds["server"], ds["record"], ds["found"], ds["expected"]) == (
+        PARENT_ADDRESS,
+        f"{ZONE} DS",
+        [],
+        [expected],
+    )
+    assert ds["fix"] == (
+        f"At the parent zone {PARENT} (your registrar), add the DS record for {ZONE}: {expected}."
+    )
+    assert result["ds"] == [expected]
+
+
+def test_signed_zone_with_a_wrong_ds(world: Callable[..., int], tmp_path: Path) -> None:
+    port = world(signed=True, parent_records=lambda: WRONG_DS + "\n")
+    result = check(port, dnssec=True)
+    assert checks(result) == ["ds"]
+    [ds] = result["problems"]
+    assert ds["found"] == [WRONG_DS]
+    expected = keymgr_ds(tmp_path / "child")[2]
+    assert ds["fix"].endswith(f"replace the DS record(s) of {ZONE} with: {expected}.")
+
+
+def test_wrong_ds_next_to_the_right_one_is_fine(world: Callable[..., int], tmp_path: Path) -> None:
+    records = ds_records(tmp_path, 2)
+    port = world(signed=True, parent_records=lambda: WRONG_DS + "\n" + records())
+    assert check(port, dnssec=True)["problems"] == []
+
+
+def test_unsigned_zone_with_ds_at_the_parent(world: Callable[..., int]) -> None:
+    port = world(parent_records=lambda: WRONG_DS + "\n")
+    result = check(port)
+    assert checks(result) == ["ds"]
+    [ds] = result["problems"]
+    assert ds["found"] == [WRONG_DS]
+    assert ds["expected"] == []
+    assert ds["fix"] == (
+        f"At the parent zone {PARENT} (your registrar), remove the DS record(s) of {ZONE}: "
+        "validating resolvers cannot resolve the zone while it is not signed with a matching key."
+    )
+    assert result["ds"] == []
+
+
+def test_signed_zone_is_fine_without_dnssec(world: Callable[..., int], tmp_path: Path) -> None:
+    """Not meant to be signed, but signed: no DS is fine, the right DS is fine, and the DS
+    records to set are returned all the same."""
+    port = world(signed=True, parent_records=ds_records(tmp_path, 2))
+    result = check(port)
+    assert result["problems"] == []
+    assert result["ds"] == [keymgr_ds(tmp_path / "child")[2]]
+
+
+def test_dnssec_wanted_but_zone_unsigned(world: Callable[..., int]) -> None:
+    result = check(world(), dnssec=True)
+    assert checks(result) == ["dnssec"]
+    [p] = result["problems"]
+    label = f"{NS1} ({CHILD_ADDRESS})"
+    assert (p["server"], p["record"], p["found"]) == (label, f"{ZONE} DNSKEY", "no DNSKEY records")
+    assert p["fix"] == (
+        f"Turn on signing for {ZONE} on {label} (knot_dnssec / dyndns_dnssec) or let it "
+        "transfer the signed zone from the primary."
+    )
+    assert result["ds"] == []
+
+
+def test_dnssec_secondary_serving_an_unsigned_copy(
+    world: Callable[..., int], tmp_path: Path
+) -> None:
+    port = world(signed=True, parent_records=ds_records(tmp_path, 2))
+    unsigned = start_plain_knotd(tmp_path / "secondary", "127.0.0.5", port, {ZONE: CHILD_ZONE})
+    try:
+        result = check(
+            port,
+            [
+                {"name": NS1, "ipv4": CHILD_ADDRESS},
+                {"name": "ns2.elsewhere.example", "ipv4": "127.0.0.5"},
+            ],
+            dnssec=True,
+        )
+    finally:
+        unsigned.stop()
+    # knotd bumps the serial when it signs: the unsigned copy is behind, and has no keys
+    assert sorted(checks(result)) == ["dnssec", "parent_ns", "serial"]
+    [p] = [p for p in result["problems"] if p["check"] == "dnssec"]
+    assert p["server"] == "ns2.elsewhere.example (127.0.0.5)"
+    assert p["found"] == "no DNSKEY records"
+    assert result["ds"] == [keymgr_ds(tmp_path / "child")[2]]
+
+
+# --- wait_for --------------------------------------------------------------------------------
+
+
+def test_wait_for_a_record_every_server_has(world: Callable[..., int], tmp_path: Path) -> None:
+    port = world()
+    other = start_plain_knotd(tmp_path / "other", "127.0.0.5", port, {ZONE: CHILD_ZONE})
+    nameservers = [
+        {"name": NS1, "ipv4": CHILD_ADDRESS},
+        {"name": "ns2.elsewhere.example", "ipv4": "127.0.0.5"},
+    ]
+    try:
+        txt = check(
+            port,
+            nameservers,
+            wait_for={
+                "name": f"token.{ZONE}",
+                "type": "TXT",
+                "value": "round-trip",
+                "timeout": 5.0,
+            },
+        )
+        address = check(
+            port,
+            nameservers,
+            wait_for={
+                "name": f"static.{ZONE}.",
+                "type": "A",
+                "value": "192.0.2.10",
+                "timeout": 5.0,
+            },
+        )
+    finally:
+        other.stop()
+    for result in (txt, address):
+        # the parent delegates to ns1 only
+        assert checks(result) == ["parent_ns"]
+        # both had it at the first question, a few milliseconds after the start
+        arrival = result["arrival"]
+        assert sorted(arrival) == [f"{NS1} ({CHILD_ADDRESS})", "ns2.elsewhere.example (127.0.0.5)"]
+        assert all(seconds is not None and 0 <= seconds < 0.5 for seconds in arrival.values())
+
+
+def test_wait_for_a_record_that_arrives_late(world: Callable[..., int], tmp_path: Path) -> None:
+    """The record is added on the server through knotc while the module waits."""
+    if not Path(KNOTC).exists():
+        pytest.skip("knotc (Debian package knot) is not installed")
+    port = world()
+    conf = str(tmp_path / "child" / "knot.conf")
+
+    def add_record() -> None:
+        for command in (
+            ["zone-begin", ZONE],
+            ["zone-set", ZONE, "late", "30", "TXT", '"arrived"'],
+            ["zone-commit", ZONE],
+        ):
+            subprocess.run([KNOTC, "-c", conf, *command], check=True, capture_output=True)
+
+    timer = threading.Timer(0.6, add_record)
+    timer.start()
+    try:
+        result = check(
+            port,
+            wait_for={"name": f"late.{ZONE}", "type": "TXT", "value": "arrived", "timeout": 5.0},
+        )
+    finally:
+        timer.cancel()
+        timer.join()
+    assert result["problems"] == []
+    [seconds] = result["arrival"].values()
+    assert seconds is not None
+    assert 0.5 <= seconds < 3
+
+
+def test_wait_for_a_record_nobody_has(world: Callable[..., int]) -> None:
+    port = world()
+    started = time.monotonic()
+    result = check(
+        port, wait_for={"name": f"missing.{ZONE}", "type": "TXT", "value": "x", "timeout": 1.0}
+    )
+    assert 1.0 <= time.monotonic() - started < 5
+    label = f"{NS1} ({CHILD_ADDRESS})"
+    assert result["arrival"] == {label: None}
+    assert result["problems"] == [
+        {
+            "check": "round_trip",
+            "server": label,
+            "zone": ZONE,
+            "record": f"missing.{ZONE} TXT",
+            "found": [],
+            "expected": "x",
+            "fix": f"No name server showed missing.{ZONE} TXT x within 1 s: check that the "
+            "update reached the primary (the update's answer, knotd's log), then run the check "
+            "again.",
+        }
+    ]
+
+
+def test_wait_for_a_secondary_that_misses_the_update(
+    world: Callable[..., int], tmp_path: Path
+) -> None:
+    port = world()
+    stale = start_plain_knotd(
+        tmp_path / "stale", "127.0.0.5", port, {ZONE: CHILD_ZONE.replace('"trip"', '"old"')}
+    )
+    try:
+        result = check(
+            port,
+            [
+                {"name": NS1, "ipv4": CHILD_ADDRESS},
+                {"name": "ns2.elsewhere.example", "ipv4": "127.0.0.5"},
+            ],
+            wait_for={
+                "name": f"token.{ZONE}",
+                "type": "TXT",
+                "value": "round-trip",
+                "timeout": 1.0,
+            },
+        )
+    finally:
+        stale.stop()
+    arrival = result["arrival"]
+    assert arrival["ns2.elsewhere.example (127.0.0.5)"] is None
+    assert arrival[f"{NS1} ({CHILD_ADDRESS})"] is not None
+    assert arrival[f"{NS1} ({CHILD_ADDRESS})"] < 0.5
+    [p] = [p for p in result["problems"] if p["check"] == "round_trip"]
+    assert (p["server"], p["found"], p["expected"]) == (
+        "ns2.elsewhere.example (127.0.0.5)",
+        ["round-old"],
+        "round-trip",
+    )
+    assert p["fix"] == (
+        "ns2.elsewhere.example (127.0.0.5) did not show the update within 1 s: make the primary "
+        "send NOTIFY to it and allow it zone transfers (TSIG key), then run the check again."
+    )

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
+from typing import Any
 
+import dns.dnssec
+import dns.exception
 import dns.flags
 import dns.message
+import dns.name
 import dns.rcode
+import dns.rdata
 import dns.rrset
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
 
 MODULES = Path(__file__).resolve().parents[2] / "plugins" / "modules"
 if str(MODULES) not in sys.path:
@@ -236,3 +243,416 @@ def test_summarize_soa() -> None:
         dns.rrset.from_text(ZONE + ".", 30, "IN", "SOA", "ns1 hostmaster 42 3600 900 604800 30")
     )
     assert di.summarize_soa(ZONE, response) == {"rcode": "NOERROR", "aa": True, "serial": 42}
+
+
+# --- DNSSEC: keys made here, signed with dnspython -------------------------------------------
+
+ORIGIN = dns.name.from_text(ZONE)
+
+
+def make_key(flags: int) -> tuple[ec.EllipticCurvePrivateKey, Any]:
+    private = ec.generate_private_key(ec.SECP256R1())
+    dnskey = dns.dnssec.make_dnskey(
+        private.public_key(), dns.dnssec.Algorithm.ECDSAP256SHA256, flags=flags
+    )
+    return private, dnskey
+
+
+KSK_PRIVATE, KSK = make_key(257)
+ZSK_PRIVATE, ZSK = make_key(256)
+OTHER_PRIVATE, OTHER_KSK = make_key(257)
+
+
+def rrset(rdtype: str, *values: str) -> dns.rrset.RRset:
+    return dns.rrset.from_text(ORIGIN, 30, "IN", rdtype, *values)
+
+
+def signed(
+    rrset_: dns.rrset.RRset,
+    private: ec.EllipticCurvePrivateKey,
+    dnskey: Any,
+    **times: Any,
+) -> dns.rrset.RRset:
+    """The RRSIG RRset over RRSET_, made with PRIVATE (valid for an hour unless TIMES say)."""
+    times = times or {"lifetime": 3600}
+    rrsig = dns.dnssec.sign(rrset_, private, signer=ORIGIN, dnskey=dnskey, **times)
+    return dns.rrset.from_rdata(ORIGIN, 30, rrsig)
+
+
+def keyset(*keys: Any) -> dns.rrset.RRset:
+    return dns.rrset.from_rdata(ORIGIN, 30, *keys)
+
+
+SOA = rrset("SOA", f"ns1.{ZONE}. hostmaster.{ZONE}. 42 3600 900 604800 30")
+
+
+def ds_of(key: Any, digest: str = "SHA256") -> Any:
+    # validating: dnspython would not make a SHA-1 DS otherwise; parents may still have them
+    return dns.dnssec.make_ds(ORIGIN, key, digest, validating=True)
+
+
+def ds_line(key: Any) -> str:
+    return di.ds_text(ZONE, ds_of(key))
+
+
+def test_sep_keys_are_the_zone_keys_with_flags_257() -> None:
+    assert di.sep_keys([ZSK, KSK, OTHER_KSK]) == [KSK, OTHER_KSK]
+    assert di.sep_keys([ZSK]) == []
+
+
+def test_ds_text_is_zone_file_form_like_keymgr() -> None:
+    ds = dns.rdata.from_text(
+        "IN",
+        "DS",
+        "60319 13 2 22511F8C7313C5E01FCF014BE51CFE5FCC20AC00AF46AFA2634C14649A44D064",
+    )
+    assert di.ds_text("Dyn.Example.ORG.", ds) == (
+        "dyn.example.org. DS 60319 13 2 "
+        "22511f8c7313c5e01fcf014be51cfe5fcc20ac00af46afa2634c14649a44d064"
+    )
+
+
+def test_expected_ds_is_sha256_of_each_key_signing_key() -> None:
+    [ds] = di.expected_ds(ZONE, [ZSK, KSK])
+    assert ds == ds_of(KSK)
+    assert ds.digest_type == 2
+    assert ds.key_tag == dns.dnssec.key_id(KSK)
+    assert re.fullmatch(r"dyn\.example\.org\. DS \d+ 13 2 [0-9a-f]{64}", di.ds_text(ZONE, ds))
+    assert di.expected_ds(ZONE, [ZSK]) == []
+
+
+def test_ds_matches_in_the_parents_digest_type() -> None:
+    assert di.ds_matches(ZONE, ds_of(KSK), [KSK])
+    assert di.ds_matches(ZONE, ds_of(KSK, "SHA384"), [ZSK, KSK])
+    assert di.ds_matches(ZONE, ds_of(KSK, "SHA1"), [KSK])  # old, but still a match
+    assert not di.ds_matches(ZONE, ds_of(OTHER_KSK), [KSK])
+    assert not di.ds_matches("other.example.org", ds_of(KSK), [KSK])
+    # a digest type dnspython does not know (GOST) matches nothing, and raises nothing
+    gost = dns.rdata.from_text("IN", "DS", f"{dns.dnssec.key_id(KSK)} 13 3 {'00' * 32}")
+    assert not di.ds_matches(ZONE, gost, [KSK])
+
+
+def test_ds_matching_is_fine() -> None:
+    assert di.compare_ds(ZONE, PARENT, "s", [ds_of(KSK)], [ZSK, KSK], dnssec=True) == []
+
+
+def test_ds_extra_next_to_a_matching_one_is_fine() -> None:
+    found = [ds_of(OTHER_KSK), ds_of(KSK, "SHA384")]
+    assert di.compare_ds(ZONE, PARENT, "s", found, [ZSK, KSK], dnssec=True) == []
+
+
+def test_ds_missing_says_what_to_add() -> None:
+    [p] = di.compare_ds(ZONE, PARENT, "192.0.2.1", [], [ZSK, KSK], dnssec=True)
+    assert p == {
+        "check": "ds",
+        "server": "192.0.2.1",
+        "zone": ZONE,
+        "record": f"{ZONE} DS",
+        "found": [],
+        "expected": [ds_line(KSK)],
+        "fix": "At the parent zone example.org (your registrar), add the DS record for "
+        f"dyn.example.org: {ds_line(KSK)}.",
+    }
+
+
+def test_ds_missing_with_two_key_signing_keys_lists_both() -> None:
+    [p] = di.compare_ds(ZONE, PARENT, "s", [], [KSK, OTHER_KSK], dnssec=True)
+    both = sorted([ds_line(KSK), ds_line(OTHER_KSK)])
+    assert p["expected"] == both
+    assert p["fix"].endswith(f"add the DS records for dyn.example.org: {both[0]}; {both[1]}.")
+
+
+def test_ds_wrong_says_what_to_replace_it_with() -> None:
+    [p] = di.compare_ds(ZONE, PARENT, "s", [ds_of(OTHER_KSK)], [ZSK, KSK], dnssec=True)
+    assert p["check"] == "ds"
+    assert p["found"] == [ds_line(OTHER_KSK)]
+    assert p["expected"] == [ds_line(KSK)]
+    assert p["fix"] == (
+        "At the parent zone example.org (your registrar), replace the DS record(s) of "
+        f"dyn.example.org with: {ds_line(KSK)}."
+    )
+
+
+def test_ds_of_the_zone_signing_key_is_not_enough() -> None:
+    [p] = di.compare_ds(ZONE, PARENT, "s", [ds_of(ZSK)], [ZSK, KSK], dnssec=True)
+    assert "replace the DS record(s)" in p["fix"]
+
+
+def test_ds_without_served_keys_leaves_it_to_the_dnssec_check() -> None:
+    assert di.compare_ds(ZONE, PARENT, "s", [], [], dnssec=True) == []
+    assert di.compare_ds(ZONE, PARENT, "s", [ds_of(KSK)], [ZSK], dnssec=True) == []
+
+
+def test_unsigned_zone_without_ds_is_fine() -> None:
+    assert di.compare_ds(ZONE, PARENT, "s", [], [], dnssec=False) == []
+
+
+def test_unsigned_zone_with_ds_must_lose_it() -> None:
+    [p] = di.compare_ds(ZONE, PARENT, "192.0.2.1", [ds_of(KSK)], [], dnssec=False)
+    assert p == {
+        "check": "ds",
+        "server": "192.0.2.1",
+        "zone": ZONE,
+        "record": f"{ZONE} DS",
+        "found": [ds_line(KSK)],
+        "expected": [],
+        "fix": "At the parent zone example.org (your registrar), remove the DS record(s) of "
+        "dyn.example.org: validating resolvers cannot resolve the zone while it is not signed "
+        "with a matching key.",
+    }
+    # signed with another key: the DS still leads nowhere
+    [p] = di.compare_ds(ZONE, PARENT, "s", [ds_of(KSK)], [OTHER_KSK], dnssec=False)
+    assert "remove the DS record(s)" in p["fix"]
+
+
+def test_ds_matching_a_served_key_is_fine_without_dnssec() -> None:
+    assert di.compare_ds(ZONE, PARENT, "s", [ds_of(KSK)], [ZSK, KSK], dnssec=False) == []
+
+
+def test_ds_problems_parent_not_answering() -> None:
+    [p] = di.ds_problems(
+        ZONE, PARENT, "192.0.2.1", {"error": "no answer (timeout)"}, [], dnssec=True
+    )
+    assert (p["check"], p["found"], p["record"]) == ("ds", "no answer (timeout)", f"{ZONE} DS")
+    assert p["fix"].startswith("The parent server 192.0.2.1 did not answer for the DS of")
+    answer = {"rcode": "REFUSED", "aa": False, "ds": []}
+    assert di.ds_problems(ZONE, PARENT, "s", answer, [KSK], dnssec=False)[0]["found"] == "REFUSED"
+    answer = {"rcode": "NOERROR", "aa": True, "ds": [ds_of(KSK)]}
+    assert di.ds_problems(ZONE, PARENT, "s", answer, [KSK], dnssec=True) == []
+
+
+def test_summarize_ds() -> None:
+    response = dns.message.make_response(dns.message.make_query(ZONE, "DS"))
+    response.flags |= dns.flags.AA
+    response.answer.append(dns.rrset.from_rdata(ORIGIN, 30, ds_of(KSK)))
+    assert di.summarize_ds(ZONE, response) == {"rcode": "NOERROR", "aa": True, "ds": [ds_of(KSK)]}
+    empty = dns.message.make_response(dns.message.make_query(ZONE, "DS"))
+    assert di.summarize_ds(ZONE, empty)["ds"] == []
+
+
+def signed_answers(
+    keys: dns.rrset.RRset | None = None,
+    keys_rrsig: dns.rrset.RRset | None = None,
+    soa_rrsig: dns.rrset.RRset | None = None,
+) -> tuple[dict, dict]:
+    """The summaries of a correctly signed zone's DNSKEY and SOA answers, unless told."""
+    keys = keys if keys is not None else keyset(KSK, ZSK)
+    dnskey = {
+        "rcode": "NOERROR",
+        "aa": True,
+        "rrset": keys,
+        "rrsig": keys_rrsig if keys_rrsig is not None else signed(keys, KSK_PRIVATE, KSK),
+    }
+    soa = {
+        "rcode": "NOERROR",
+        "aa": True,
+        "rrset": SOA,
+        "rrsig": soa_rrsig if soa_rrsig is not None else signed(SOA, ZSK_PRIVATE, ZSK),
+    }
+    return dnskey, soa
+
+
+LABEL = "ns1.dyn.example.org (203.0.113.53)"
+TURN_ON = (
+    f"Turn on signing for dyn.example.org on {LABEL} (knot_dnssec / dyndns_dnssec) or let it "
+    "transfer the signed zone from the primary."
+)
+
+
+def test_signed_zone_is_fine() -> None:
+    assert di.dnssec_problems(ZONE, LABEL, *signed_answers()) == []
+
+
+def test_unsigned_zone_has_no_dnskey() -> None:
+    dnskey = {"rcode": "NOERROR", "aa": True, "rrset": None, "rrsig": None}
+    soa = {"rcode": "NOERROR", "aa": True, "rrset": SOA, "rrsig": None}
+    [p] = di.dnssec_problems(ZONE, LABEL, dnskey, soa)
+    assert p == {
+        "check": "dnssec",
+        "server": LABEL,
+        "zone": ZONE,
+        "record": f"{ZONE} DNSKEY",
+        "found": "no DNSKEY records",
+        "expected": "a DNSKEY RRset with a key-signing key (flags 257), signed",
+        "fix": TURN_ON,
+    }
+
+
+def test_dnskey_without_key_signing_key() -> None:
+    keys = keyset(ZSK)
+    dnskey, soa = signed_answers(keys, signed(keys, ZSK_PRIVATE, ZSK))
+    [p] = di.dnssec_problems(ZONE, LABEL, dnskey, soa)
+    assert p["found"] == "no key-signing key (flags 257) among the DNSKEY records (flags 256)"
+    assert p["fix"] == TURN_ON
+
+
+def test_dnskey_without_rrsig() -> None:
+    dnskey, soa = signed_answers()
+    dnskey["rrsig"] = None
+    [p] = di.dnssec_problems(ZONE, LABEL, dnskey, soa)
+    assert (p["record"], p["found"], p["fix"]) == (f"{ZONE} DNSKEY", "no RRSIG", TURN_ON)
+
+
+def test_dnskey_signed_by_a_key_not_in_the_set() -> None:
+    keys = keyset(KSK, ZSK)
+    dnskey, soa = signed_answers(keys, signed(keys, OTHER_PRIVATE, OTHER_KSK))
+    [p] = di.dnssec_problems(ZONE, LABEL, dnskey, soa)
+    assert p["found"].startswith("RRSIG does not validate")
+    assert p["fix"].startswith(f"Make {LABEL} serve valid signatures for dyn.example.org:")
+
+
+def test_soa_signature_expired() -> None:
+    old = signed(SOA, ZSK_PRIVATE, ZSK, inception=1_000_000_000, expiration=1_000_003_600)
+    [p] = di.dnssec_problems(ZONE, LABEL, *signed_answers(soa_rrsig=old))
+    assert p["record"] == f"{ZONE} SOA"
+    assert p["found"] == f"RRSIG does not validate (key tag {dns.dnssec.key_id(ZSK)}: expired)"
+    assert p["expected"] == "an SOA signed with a key of the DNSKEY RRset"
+    assert "knotc zone-sign dyn.example.org" in p["fix"]
+
+
+def test_soa_without_rrsig() -> None:
+    dnskey, soa = signed_answers()
+    soa["rrsig"] = None
+    [p] = di.dnssec_problems(ZONE, LABEL, dnskey, soa)
+    assert (p["record"], p["found"], p["fix"]) == (f"{ZONE} SOA", "no RRSIG", TURN_ON)
+
+
+def test_dnssec_queries_not_answered() -> None:
+    dnskey, soa = signed_answers()
+    [p] = di.dnssec_problems(ZONE, LABEL, {"error": "no answer (timeout)"}, soa)
+    assert p["found"] == "no answer (timeout)"
+    assert (
+        p["fix"]
+        == f"{LABEL} did not answer the DNSKEY query for dyn.example.org; run the check again."
+    )
+    [p] = di.dnssec_problems(ZONE, LABEL, dnskey, {"error": "no answer (timeout)"})
+    assert p["record"] == f"{ZONE} SOA"
+    assert "did not answer the SOA query" in p["fix"]
+
+
+def test_summarize_signed_finds_the_rrsig_over_the_type() -> None:
+    keys = keyset(KSK, ZSK)
+    keys_rrsig = signed(keys, KSK_PRIVATE, KSK)
+    response = dns.message.make_response(dns.message.make_query(ZONE, "DNSKEY", want_dnssec=True))
+    response.flags |= dns.flags.AA
+    response.answer.extend([keys, keys_rrsig, signed(SOA, ZSK_PRIVATE, ZSK)])
+    summary = di.summarize_signed(ZONE, "DNSKEY", response)
+    assert summary == {"rcode": "NOERROR", "aa": True, "rrset": keys, "rrsig": keys_rrsig}
+    assert di.summarize_signed(ZONE, "SOA", response)["rrset"] is None
+
+
+def test_cryptography_is_there_for_the_tests() -> None:
+    assert di.cryptography_missing() is None
+
+
+# --- wait_for --------------------------------------------------------------------------------
+
+
+def answer_with(name: str, rdtype: str, *values: str) -> dns.message.Message:
+    response = dns.message.make_response(dns.message.make_query(name, rdtype))
+    response.flags |= dns.flags.AA
+    if values:
+        owner = dns.name.from_text(name)
+        response.answer.append(dns.rrset.from_text(owner, 30, "IN", rdtype, *values))
+    return response
+
+
+def test_record_values_join_txt_strings_and_spell_addresses_short() -> None:
+    name = f"_rt.{ZONE}"
+    response = answer_with(name, "TXT", '"token-" "123"', '"other"')
+    assert di.record_values(name, "TXT", response) == ["other", "token-123"]
+    response = answer_with(name, "AAAA", "2001:DB8:0:0::53")
+    assert di.record_values(name + ".", "AAAA", response) == ["2001:db8::53"]
+    assert di.record_values(name, "A", answer_with(name, "A")) == []
+    assert di.wanted_value("AAAA", "2001:DB8::0:53") == "2001:db8::53"
+    assert di.wanted_value("TXT", "token-123") == "token-123"
+
+
+WAIT_FOR = {"name": f"_rt.{ZONE}.", "type": "TXT", "value": "token-1", "timeout": 2.5}
+
+
+def test_round_trip_all_arrived() -> None:
+    assert di.round_trip_problems(ZONE, WAIT_FOR, {"a (1)": 0.0, "b (2)": 1.2}, {}) == []
+    assert di.round_trip_problems(ZONE, WAIT_FOR, {}, {}) == []
+
+
+def test_round_trip_one_secondary_late() -> None:
+    arrival = {"a (1)": 0.0, "b (2)": None}
+    [p] = di.round_trip_problems(ZONE, WAIT_FOR, arrival, {"b (2)": ["token-0"]})
+    assert p == {
+        "check": "round_trip",
+        "server": "b (2)",
+        "zone": ZONE,
+        "record": f"_rt.{ZONE} TXT",
+        "found": ["token-0"],
+        "expected": "token-1",
+        "fix": "b (2) did not show the update within 2.5 s: make the primary send NOTIFY to it "
+        "and allow it zone transfers (TSIG key), then run the check again.",
+    }
+
+
+def test_round_trip_nobody_has_it() -> None:
+    problems = di.round_trip_problems(
+        ZONE, WAIT_FOR, {"a (1)": None, "b (2)": None}, {"a (1)": "no answer (timeout)"}
+    )
+    assert [(p["server"], p["found"]) for p in problems] == [
+        ("a (1)", "no answer (timeout)"),
+        ("b (2)", []),
+    ]
+    assert problems[0]["fix"] == (
+        f"No name server showed _rt.{ZONE} TXT token-1 within 2.5 s: check that the update "
+        "reached the primary (the update's answer, knotd's log), then run the check again."
+    )
+
+
+def test_wait_for_record_polls_until_the_value_shows(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Server a has the value at once, b on its third answer, c never."""
+    asked: dict[str, int] = {}
+
+    def fake_ask(qname: str, rdtype: str, server: str, *_: Any, **__: Any) -> dns.message.Message:
+        asked[server] = asked.get(server, 0) + 1
+        if server == "a" or (server == "b" and asked[server] >= 3):
+            return answer_with(qname, rdtype, '"token-" "1"')
+        return answer_with(qname, rdtype, '"token-0"')
+
+    monkeypatch.setattr(di, "ask", fake_ask)
+    monkeypatch.setattr(di, "POLL_INTERVAL", 0.05)
+    servers = [("a (a)", "a"), ("b (b)", "b"), ("c (c)", "c")]
+    arrival, last = di.wait_for_record(servers, {**WAIT_FOR, "timeout": 0.5}, port=53, timeout=1)
+    assert arrival["a (a)"] is not None
+    assert arrival["a (a)"] < 0.05  # at the first question
+    assert arrival["b (b)"] is not None
+    assert 0.05 <= arrival["b (b)"] < 0.5
+    assert arrival["c (c)"] is None
+    assert last == {"c (c)": ["token-0"]}
+    assert asked["a"] == 1
+    assert asked["b"] == 3
+    assert asked["c"] >= 5
+
+
+def test_wait_for_record_reports_errors(monkeypatch: pytest.MonkeyPatch) -> None:
+    def timeout(*_: Any, **__: Any) -> dns.message.Message:
+        raise dns.exception.Timeout
+
+    monkeypatch.setattr(di, "ask", timeout)
+    arrival, last = di.wait_for_record(
+        [("a (a)", "a")], {**WAIT_FOR, "timeout": 0.1}, port=53, timeout=1
+    )
+    assert arrival == {"a (a)": None}
+    assert last == {"a (a)": "no answer (timeout)"}
+
+
+def test_check_wait_for() -> None:
+    assert di.check_wait_for(ZONE, WAIT_FOR) == []
+    assert di.check_wait_for(ZONE, {**WAIT_FOR, "name": ZONE}) == []
+    assert di.check_wait_for(
+        ZONE, {"name": "_rt.example.org", "type": "A", "value": "2001:db8::1", "timeout": 0}
+    ) == [
+        "wait_for.name '_rt.example.org' is not in the zone dyn.example.org",
+        "wait_for.value '2001:db8::1' is not an IPv4 address (type A)",
+        "wait_for.timeout must be positive",
+    ]
+    [error] = di.check_wait_for(ZONE, {**WAIT_FOR, "name": "a..b"})
+    assert error.startswith("wait_for.name 'a..b' is not a DNS name")
+    [error] = di.check_wait_for(ZONE, {**WAIT_FOR, "type": "AAAA", "value": "192.0.2.1"})
+    assert error == "wait_for.value '192.0.2.1' is not an IPv6 address (type AAAA)"
