@@ -4,6 +4,7 @@ Queries and the non-loopback update go from the controller to the container's
 public address; loopback updates run knsupdate inside the container.
 """
 
+import os
 import re
 import socket
 import struct
@@ -11,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import dns.dnssec
 import dns.exception
 import dns.flags
 import dns.message
@@ -111,6 +113,24 @@ def test_soa_and_ns_answered_authoritatively(host, zone, address):
     ns = host.ansible.get_variables()["dyndns_nameservers"]
     assert values(address, zone, "NS") == sorted(f"{n['name']}." for n in ns)
     assert values(address, ns[0]["name"], "A") == [ns[0]["ipv4"]]
+
+
+def test_dnssec_signs_only_when_asked_and_writes_the_ds(host, zone, address):
+    signed = host.ansible.get_variables().get("knot_dnssec", False)
+    request = dns.message.make_query(zone, "DNSKEY", want_dnssec=True)
+    keys = dns.query.udp(request, address, timeout=3)
+    assert bool(keys.answer) == signed
+    if not signed:
+        return
+    dnskeys = keys.find_rrset(keys.answer, dns.name.from_text(zone), "IN", "DNSKEY")
+    sigs = keys.find_rrset(keys.answer, dns.name.from_text(zone), "IN", "RRSIG", "DNSKEY")
+    dns.dnssec.validate(dnskeys, sigs, {dns.name.from_text(zone): dnskeys})
+    ksk = [key for key in dnskeys if key.flags == 257]
+    ds_file = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "dnssec", f"{zone}.ds")
+    written = ds_file.read_text().split()
+    assert written[0] == f"{zone}." and written[1] == "DS"
+    expected = dns.dnssec.make_ds(f"{zone}.", ksk[0], "SHA256").to_text().split()
+    assert [w.lower() for w in written[2:]] == [e.lower() for e in expected]
 
 
 def test_unknown_name_is_nxdomain(zone, address):
