@@ -5,14 +5,17 @@ DNS answers are read from the server's public address with dnspython.
 """
 
 import os
+import re
 import shlex
 import ssl
 import sys
+import time
 import urllib.error
 import urllib.request
 from base64 import b64decode, b64encode
 from pathlib import Path
 
+import dns.flags
 import dns.message
 import dns.query
 import pytest
@@ -33,6 +36,8 @@ SITE = Path(__file__).resolve().parents[3] / "playbooks" / "site.yml"
 DEVICES = SITE.with_name("device_settings.yml")
 DELEGATION = SITE.with_name("delegation_check.yml")
 PARENT = testinfra.get_host("docker://parent")
+SECONDARY = testinfra.get_host("docker://secondary")
+SECONDARY_ADDRESS = "172.30.53.11"
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +58,10 @@ def name(settings):
 @pytest.fixture(scope="module")
 def dns_server(settings):
     return settings["dyndns_nameservers"][0]["ipv4"]
+
+
+def soa(server, zone):
+    return dns.query.udp(dns.message.make_query(zone, "SOA"), server, timeout=3)
 
 
 def values(dns_server, name, rdtype):
@@ -335,16 +344,18 @@ def test_device_settings_are_written_whole_and_shown_without_password(settings, 
     assert "Update URL" in result.output
 
 
-def set_parent_ns(target):
-    """Replace the NS set of dyn.example.test in the parent zone, through knotc."""
-    commands = [
-        "knotc zone-begin example.test",
-        "knotc zone-unset example.test dyn NS",
-        f"knotc zone-set example.test dyn 3600 NS {target}",
-        "knotc zone-commit example.test",
-    ]
+def in_transaction(host, zone, *changes):
+    """Change ZONE on HOST's Knot in one knotc transaction."""
+    commands = [f"knotc zone-begin {zone}", *changes, f"knotc zone-commit {zone}"]
     for command in commands:
-        assert PARENT.run(command).rc == 0, command
+        result = host.run(command)
+        assert result.rc == 0, (command, result.stdout, result.stderr)
+
+
+def set_parent_ns(*targets):
+    """Replace the NS set of dyn.example.test in the parent zone."""
+    sets = [f"knotc zone-set example.test dyn 3600 NS {target}" for target in targets]
+    in_transaction(PARENT, "example.test", "knotc zone-unset example.test dyn NS", *sets)
 
 
 def test_delegation_check_passes_and_fails_with_what_to_fix(settings):
@@ -356,12 +367,90 @@ def test_delegation_check_passes_and_fails_with_what_to_fix(settings):
     try:
         result = run_playbook(DELEGATION, "dyndns-server", options=["--check"])
     finally:
-        set_parent_ns("ns1.dyn")
+        set_parent_ns("ns1.dyn", "ns2.dyn")
     assert result.returncode != 0
-    assert "set the NS records of dyn.example.test to: ns1.dyn.example.test" in result.output, (
-        result.output
-    )
-    assert run_playbook(DELEGATION, "dyndns-server").returncode == 0
+    expected = "NS records of dyn.example.test to: ns1.dyn.example.test, ns2.dyn.example.test"
+    assert expected in result.output, result.output
+
+    # Not in check mode: the round trip through the endpoint to both name servers.
+    result = run_playbook(DELEGATION, "dyndns-server")
+    assert result.returncode == 0, result.output
+    assert "serves the test record just set through the update endpoint" in result.output
+
+
+def test_update_reaches_the_secondary_within_seconds(settings, name, dns_server):
+    address = f"203.0.113.{int(time.time()) % 200 + 20}"
+    status, _, body = update(settings, name, f"&myip={address}")
+    assert (status, body) == (200, f"good {address}")
+    start = time.monotonic()
+    while values(SECONDARY_ADDRESS, name, "A") != [address]:
+        assert time.monotonic() - start < 5, "the secondary did not show the update within 5 s"
+        time.sleep(0.1)
+    print(f"update visible on the secondary after {time.monotonic() - start:.2f} s")
+    zone = settings["dyndns_zone"]
+    primary, secondary = soa(dns_server, zone), soa(SECONDARY_ADDRESS, zone)
+    assert secondary.flags & dns.flags.AA
+    assert primary.answer[0][0].serial == secondary.answer[0][0].serial
+
+
+def transfer(host, zone, key=None):
+    """kdig AXFR of ZONE from the primary, run on HOST, with the transfer key or none."""
+    option = f"-y hmac-sha512:dyndns-transfer:{key}" if key else ""
+    return host.run(f"kdig {option} @172.30.53.10 {zone} AXFR")
+
+
+def test_zone_transfer_needs_the_key_and_a_secondary_address(settings):
+    zone = settings["dyndns_zone"]
+    key_file = SECONDARY.file("/etc/knot/dyndns-transfer.key.conf")
+    assert (key_file.user, key_file.group, key_file.mode) == ("root", "knot", 0o640)
+    key = re.search(r"secret:\s*(\S+)", key_file.content_string).group(1)
+    allowed = transfer(SECONDARY, zone, key).stdout
+    assert "SOA" in allowed and f"ns2.{zone}." in allowed, allowed
+    for host, with_key in ((SECONDARY, None), (HOME, key)):
+        result = transfer(host, zone, with_key)
+        assert "SOA" not in result.stdout
+        assert re.search(r"REFUSED|NOTAUTH|failed", result.stdout + result.stderr), result.stdout
+
+
+def resolve_validated(name, rdtype="A"):
+    """Ask the home client's validating resolver (unbound, the demo's trust anchor)."""
+    return HOME.check_output(f"kdig @127.0.0.1 +dnssec +retry=0 {name} {rdtype}")
+
+
+def restart_resolver():
+    assert HOME.run("systemctl restart unbound").rc == 0
+
+
+def test_validating_resolver_proves_the_chain_through_the_parents_ds(settings, name):
+    answer = resolve_validated(name)
+    assert "status: NOERROR" in answer
+    assert re.search(r"Flags: qr rd ra ad", answer), answer
+    assert "RRSIG" in answer
+    missing = resolve_validated(f"nobody-{int(time.time())}.{settings['dyndns_zone']}")
+    assert "status: NXDOMAIN" in missing and " ad" in missing.split("Flags:")[1].splitlines()[0]
+
+
+def test_wrong_ds_at_the_parent_fails_the_check_and_validation(settings, name):
+    zone = settings["dyndns_zone"]
+    published = PARENT.check_output(f"knotc zone-read example.test {zone}. DS").splitlines()
+    assert published
+    restore = [f"knotc zone-set example.test {' '.join(line.split()[1:])}" for line in published]
+    digest = published[0].split()[-1]
+    bogus = digest[:-4] + ("0000" if not digest.endswith("0000") else "1111")
+    wrong = " ".join([*published[0].split()[1:-1], bogus])
+    unset = f"knotc zone-unset example.test {zone}. DS"
+    in_transaction(PARENT, "example.test", unset, f"knotc zone-set example.test {wrong}")
+    try:
+        restart_resolver()
+        assert "status: SERVFAIL" in resolve_validated(name)
+        result = run_playbook(DELEGATION, "dyndns-server", options=["--check"])
+    finally:
+        in_transaction(PARENT, "example.test", unset, *restore)
+        restart_resolver()
+    assert result.returncode != 0
+    digests = result.output.lower()
+    assert "DS record" in result.output and digest.lower() in digests, result.output
+    assert "ad" in resolve_validated(name).split("Flags:")[1].splitlines()[0]
 
 
 def test_no_log_holds_a_secret(settings):
