@@ -1,85 +1,159 @@
-"""Per-source-IP counter of failed authentications, thread-safe and bounded."""
+"""Failed authentications per source network, thread-safe, bounded, kept across restarts."""
 
 from __future__ import annotations
 
+import contextlib
+import ipaddress
+import json
+import logging
+import os
+import tempfile
 import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+
+from .config import AbuseConfig
+
+LOG = logging.getLogger("dyndns_update")
 
 
-@dataclass
-class _Entry:
-    failures: deque[float] = field(default_factory=deque)
-    blocked_until: float | None = None
+def source_key(client: str, ipv6_prefix: int) -> str:
+    """What one source is: an IPv4 address (also IPv4-mapped), or its IPv6 /`ipv6_prefix`."""
+    try:
+        address = ipaddress.ip_address(client)
+    except ValueError:
+        return client
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is None:
+            network = ipaddress.IPv6Network((int(address), ipv6_prefix), strict=False)
+            return str(network)
+        address = address.ipv4_mapped
+    return str(address)
 
 
 class AbuseGuard:
-    """`failures` failures within `window` seconds block an address for `cooldown` seconds.
+    """`failures` failures within `window` seconds block a source for `cooldown` seconds.
 
-    Entries are kept in least-recently-used order; beyond `max_entries` the
-    oldest are dropped, so memory stays bounded whatever the callers do.
+    A source is an IPv4 address or an IPv6 network (see `source_key`). Sources
+    still counting are kept in least-recently-used order, at most `max_entries`.
+    A blocked source is never dropped before its cooldown ends (at most
+    `max_blocked` at once); the blocks are written to `state_file`, when given,
+    so that a restart of the process (an Apache reload) keeps them. The clock
+    is wall time, since the blocks outlive the process.
     """
 
     def __init__(
         self,
-        failures: int,
-        window: float,
-        cooldown: float,
-        clock: Callable[[], float] = time.monotonic,
+        limits: AbuseConfig,
+        clock: Callable[[], float] = time.time,
         max_entries: int = 10000,
+        max_blocked: int = 100000,
     ) -> None:
-        self._limit = failures
-        self._window = window
-        self._cooldown = cooldown
+        self._limit = limits.failures
+        self._window = limits.window
+        self._cooldown = limits.cooldown
+        self._ipv6_prefix = limits.ipv6_prefix
+        self._state_file = limits.state_file
         self._clock = clock
         self._max_entries = max_entries
-        self._entries: OrderedDict[str, _Entry] = OrderedDict()
+        self._max_blocked = max_blocked
+        self._failures: OrderedDict[str, deque[float]] = OrderedDict()
+        self._blocked: dict[str, float] = {}
         self._lock = threading.Lock()
+        self._load()
 
-    def _expire(self, entry: _Entry, now: float) -> None:
-        if entry.blocked_until is not None and now >= entry.blocked_until:
-            entry.blocked_until = None
-            entry.failures.clear()
-        while entry.failures and now - entry.failures[0] >= self._window:
-            entry.failures.popleft()
+    def key(self, client: str) -> str:
+        return source_key(client, self._ipv6_prefix)
+
+    def _recent(self, key: str, now: float) -> deque[float] | None:
+        """The failures of `key` still inside the window; the entry goes when none are."""
+        failures = self._failures.get(key)
+        if failures is None:
+            return None
+        while failures and now - failures[0] >= self._window:
+            failures.popleft()
+        if not failures:
+            del self._failures[key]
+            return None
+        return failures
+
+    def _blocked_now(self, key: str, now: float) -> bool:
+        until = self._blocked.get(key)
+        if until is not None and now >= until:
+            del self._blocked[key]
+            return False
+        return until is not None
 
     def is_blocked(self, client: str) -> bool:
-        """True while `client` is in its cooldown."""
-        with self._lock:
-            entry = self._entries.get(client)
-            if entry is None:
-                return False
-            self._expire(entry, self._clock())
-            if entry.blocked_until is None and not entry.failures:
-                del self._entries[client]
-                return False
-            return entry.blocked_until is not None
-
-    def record_failure(self, client: str) -> bool:
-        """Count one failure of `client`; True when this failure starts its cooldown."""
+        """True while the source of `client` is in its cooldown."""
+        key = self.key(client)
         with self._lock:
             now = self._clock()
-            entry = self._entries.get(client)
-            if entry is None:
-                entry = self._entries[client] = _Entry()
-            self._entries.move_to_end(client)
-            self._expire(entry, now)
-            if entry.blocked_until is not None:
-                return False
-            entry.failures.append(now)
-            started = len(entry.failures) >= self._limit
-            if started:
-                entry.blocked_until = now + self._cooldown
-                entry.failures.clear()
-            self._trim()
-            return started
+            self._recent(key, now)
+            return self._blocked_now(key, now)
 
-    def _trim(self) -> None:
-        while len(self._entries) > self._max_entries:
-            self._entries.popitem(last=False)
+    def record_failure(self, client: str) -> bool:
+        """Count one failure of `client`'s source; True when it starts the cooldown."""
+        key = self.key(client)
+        with self._lock:
+            now = self._clock()
+            if self._blocked_now(key, now):
+                return False
+            failures = self._recent(key, now)
+            if failures is None:
+                failures = self._failures[key] = deque()
+            self._failures.move_to_end(key)
+            failures.append(now)
+            if len(failures) < self._limit:
+                while len(self._failures) > self._max_entries:
+                    self._failures.popitem(last=False)
+                return False
+            del self._failures[key]
+            if len(self._blocked) >= self._max_blocked:
+                self._blocked = {k: u for k, u in self._blocked.items() if u > now}
+            if len(self._blocked) >= self._max_blocked:
+                LOG.warning("dyndns-update warning=abuse-table-full")
+                return False
+            self._blocked[key] = now + self._cooldown
+            self._save()
+            return True
+
+    def _load(self) -> None:
+        if not self._state_file:
+            return
+        try:
+            with open(self._state_file, encoding="utf-8") as f:
+                data = json.load(f)
+            now = self._clock()
+            self._blocked = {
+                str(key): float(until)
+                for key, until in data.items()
+                if isinstance(until, int | float) and until > now
+            }
+        except FileNotFoundError:
+            return
+        except (OSError, ValueError, AttributeError) as err:
+            LOG.warning("dyndns-update warning=abuse-state-unreadable error=%s", type(err).__name__)
+
+    def _save(self) -> None:
+        """Write the blocks atomically (lock held); a failure is logged, the blocks stay."""
+        if not self._state_file:
+            return
+        folder = os.path.dirname(os.path.abspath(self._state_file))
+        try:
+            fd, tmp = tempfile.mkstemp(dir=folder, prefix=".abuse.", suffix=".tmp")
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8") as f:
+                    json.dump(self._blocked, f)
+                os.replace(tmp, self._state_file)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+                raise
+        except OSError as err:
+            LOG.warning("dyndns-update warning=abuse-state-unwritable error=%s", err.strerror)
 
     def __len__(self) -> int:
         with self._lock:
-            return len(self._entries)
+            return len(self._failures) + len(self._blocked)

@@ -6,6 +6,8 @@ Apache mod_wsgi loads a script that holds
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import json
 import logging
 import re
@@ -28,7 +30,7 @@ from .config import (
 )
 from .dnsio import DnsClient
 from .protocol import Code
-from .update import HostResult, handle_hosts
+from .update import HostResult, Updater
 
 LOG = logging.getLogger("dyndns_update")
 
@@ -40,6 +42,7 @@ StartResponse = Callable[..., Any]
 Environ = dict[str, Any]
 Response = tuple[str, list[tuple[str, str]], bytes]
 
+INVALID = "(invalid)"  # what the log says for a value that failed validation
 _PLAIN = re.compile(r"^[\x21-\x7e]{1,200}$")
 
 
@@ -48,6 +51,18 @@ def _value(text: str) -> str:
     if _PLAIN.match(text) and '"' not in text and "=" not in text:
         return text
     return json.dumps(text[:200])
+
+
+def host_fields(raw: str, name: str | None) -> dict[str, str]:
+    """The log fields of a requested host name: the name when valid, else only its length."""
+    if name is not None:
+        return {"host": name}
+    return {"host": INVALID, "host_length": str(len(raw))}
+
+
+def user_field(user: str) -> str:
+    """A username as logged: only one that could be a username here."""
+    return user if auth.USERNAME_RE.match(user) else INVALID
 
 
 def log_line(**fields: str | None) -> None:
@@ -84,14 +99,14 @@ class DyndnsApp:
         config: Config,
         client: DnsClient,
         credentials: CredentialsStore,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.config = config
         self.client = client
         self.credentials = credentials
-        self.abuse = AbuseGuard(
-            config.abuse.failures, config.abuse.window, config.abuse.cooldown, clock=clock
-        )
+        self.abuse = AbuseGuard(config.abuse, clock=clock)
+        self.verified = auth.VerifiedCache(config.auth_cache_seconds, clock=clock)
+        self.updater = Updater(config, client)
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         try:
@@ -149,8 +164,8 @@ class DyndnsApp:
             status, headers, body = _response([Code.BADAUTH], "401 Unauthorized")
             return status, [*headers, ("WWW-Authenticate", REALM)], body
         user, password = basic
-        if not auth.check_user(credentials.users, user, password):
-            return self._badauth(client, user=user)
+        if not auth.check_user(credentials.users, user, password, self.verified):
+            return self._badauth(client, user=user_field(user))
         names = protocol.split_values(params.get("hostname"))
         return Caller(names, lambda host: host.username == user, user, None)
 
@@ -169,13 +184,18 @@ class DyndnsApp:
         except protocol.BadRequest as err:
             for raw in names:
                 log_line(
-                    host=raw, result=err.code, user=user, via=via, client=client, error=err.reason
+                    **host_fields(raw, protocol.normalize_hostname(raw)),
+                    result=err.code,
+                    user=user,
+                    via=via,
+                    client=client,
+                    error=err.reason,
                 )
             return _response([err.code] * len(names))
 
-        results = handle_hosts(self.config, self.client, names, caller.may_update, request)
-        for result in results:
-            self._log_result(result, request, user=user, via=via, client=client)
+        results = self.updater.handle(names, caller.may_update, request)
+        for raw, result in zip(names, results, strict=True):
+            self._log_result(raw, result, request, caller, client)
         return _response([r.line for r in results])
 
     def _badauth(self, client: str, user: str | None = None, via: str | None = None) -> Response:
@@ -191,10 +211,10 @@ class DyndnsApp:
 
     @staticmethod
     def _log_result(
+        raw: str,
         result: HostResult,
         request: protocol.UpdateRequest,
-        user: str | None,
-        via: str | None,
+        caller: Caller,
         client: str,
     ) -> None:
         updated = result.code in (Code.GOOD, Code.NOCHG)
@@ -204,12 +224,12 @@ class DyndnsApp:
         if updated and request.txt is not None:
             txt = "set" if request.txt else "delete"
         log_line(
-            host=result.host,
+            **host_fields(raw, result.host),
             result=result.code,
             address=address,
             txt=txt,
-            user=user,
-            via=via,
+            user=caller.user,
+            via=caller.via,
             client=client,
             error=result.error or None,
         )
@@ -224,8 +244,23 @@ def _setup_logging() -> None:
         LOG.addHandler(handler)
 
 
-def make_app(config_path: str, *, clock: Callable[[], float] = time.monotonic) -> DyndnsApp:
+def _release_hash_memory() -> None:
+    """Let glibc give each scrypt buffer (~16 MiB) back to the system when freed.
+
+    By default glibc raises its mmap threshold after the first such buffer is freed, and
+    every thread's malloc arena then keeps one: 32 threads grew the process by ~260 MiB.
+    A fixed threshold of 1 MiB and two arenas keep it at its size at start.
+    """
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to tune
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-3, 1 << 20)  # M_MMAP_THRESHOLD
+        libc.mallopt(-8, 2)  # M_ARENA_MAX
+
+
+def make_app(config_path: str, *, clock: Callable[[], float] = time.time) -> DyndnsApp:
     """Load and check every file now: a bad config fails here, with a clear message."""
+    _release_hash_memory()
+    auth.dummy_hash()  # before the first request, whose answer time must not differ
     config = load_config(config_path)
     key = load_tsig_key(config.tsig_key_file)
     credentials = CredentialsStore(config.credentials_file)

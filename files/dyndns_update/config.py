@@ -38,6 +38,8 @@ class AbuseConfig:
     failures: int = 5
     window: float = 600.0
     cooldown: float = 900.0
+    ipv6_prefix: int = 64  # an IPv6 source is its network of this length
+    state_file: str | None = None  # where blocks outlive the process
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,7 @@ class Config:
     timeout: float = 3.0
     ttl: int = 60
     max_hostnames: int = 20
+    auth_cache_seconds: float = 300.0  # a verified password skips scrypt this long; 0: never
     abuse: AbuseConfig = AbuseConfig()
 
 
@@ -109,6 +112,9 @@ class _Fields:
             raise self.error(key, f"must be an integer from {low} to {high}")
         return value
 
+    def optional_string(self, key: str) -> str | None:
+        return self.string(key) if key in self.data else None
+
     def number(self, key: str, default: float, low: float, high: float) -> float:
         value = self.data.get(key, default)
         if isinstance(value, bool) or not isinstance(value, int | float):
@@ -152,6 +158,7 @@ def parse_config(data: Any, where: str) -> Config:
             "credentials_file",
             "ttl",
             "max_hostnames",
+            "auth_cache_seconds",
             "abuse",
             "hosts",
         )
@@ -165,7 +172,7 @@ def parse_config(data: Any, where: str) -> Config:
     except ValueError as err:
         raise fields.error("server", "must be an IP address") from err
     abuse = _Fields(fields.data.get("abuse", {}), f"{where}: field 'abuse'")
-    abuse.check_keys(("failures", "window", "cooldown"))
+    abuse.check_keys(("failures", "window", "cooldown", "ipv6_prefix", "state_file"))
     hosts = fields.data.get("hosts")
     if not isinstance(hosts, dict):
         raise fields.error("hosts", "must be an object of hostname -> {username, types}")
@@ -178,10 +185,13 @@ def parse_config(data: Any, where: str) -> Config:
         credentials_file=fields.string("credentials_file"),
         ttl=fields.integer("ttl", 60, 0, 86400),
         max_hostnames=fields.integer("max_hostnames", 20, 1, 1000),
+        auth_cache_seconds=fields.number("auth_cache_seconds", 300.0, 0.0, 86400.0),
         abuse=AbuseConfig(
             failures=abuse.integer("failures", 5, 1, 1000),
             window=abuse.number("window", 600.0, 1.0, 86400.0),
             cooldown=abuse.number("cooldown", 900.0, 0.0, 7 * 86400.0),
+            ipv6_prefix=abuse.integer("ipv6_prefix", 64, 32, 128),
+            state_file=abuse.optional_string("state_file"),
         ),
         hosts={name: _parse_host(name, value, zone, where) for name, value in hosts.items()},
     )

@@ -92,8 +92,9 @@ def set_password(current: Credentials, user: str, password: str) -> Credentials 
         raise UsageError(f"invalid username {user!r}: letters, digits and . _ @ + - only")
     if not password:
         raise UsageError("empty password on standard input")
-    if len(password) < auth.MIN_PASSWORD_LENGTH:
-        raise UsageError(f"password shorter than {auth.MIN_PASSWORD_LENGTH} characters")
+    problem = auth.password_problem(password)
+    if problem:
+        raise UsageError(problem)
     encoded = current.users.get(user)
     if encoded is not None and auth.verify_password(password, encoded):
         return None

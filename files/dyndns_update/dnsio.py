@@ -1,11 +1,15 @@
 """Network I/O with the DNS server: read an RRset, send one TSIG-signed UPDATE.
 
+Reads go over UDP (TCP when truncated), the UPDATE over TCP: a read is the
+common case (`nochg`) and UDP spares it a connection setup.
+
 Uses only dnspython APIs present in dnspython 2.3 (Debian 12).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import socket
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import dns.exception
@@ -65,9 +69,27 @@ class DnsClient:
         self.timeout = timeout
         self._key = dns.tsig.Key(key.name, key.secret, key.algorithm)
 
-    def _exchange(self, message: dns.message.Message) -> dns.message.Message:
+    def _tcp(self, message: dns.message.Message) -> dns.message.Message:
+        return dns.query.tcp(message, self.server, timeout=self.timeout, port=self.port)
+
+    def _udp(self, message: dns.message.Message) -> dns.message.Message:
+        """Over a connected UDP socket, so a closed port is `connection refused` at once."""
+        family = socket.AF_INET6 if ":" in self.server else socket.AF_INET
+        with socket.socket(family, socket.SOCK_DGRAM) as sock:
+            sock.connect((self.server, self.port))
+            sock.setblocking(False)
+            response, _ = dns.query.udp_with_fallback(
+                message, self.server, timeout=self.timeout, port=self.port, udp_sock=sock
+            )
+        return response
+
+    def _exchange(
+        self,
+        message: dns.message.Message,
+        send: Callable[[dns.message.Message], dns.message.Message],
+    ) -> dns.message.Message:
         try:
-            return dns.query.tcp(message, self.server, timeout=self.timeout, port=self.port)
+            return send(message)
         except dns.exception.Timeout as err:
             raise DnsUnreachable("timed out") from err
         except (OSError, EOFError) as err:
@@ -80,7 +102,7 @@ class DnsClient:
         kind = dns.rdatatype.from_text(rdtype)
         query = dns.message.make_query(_absolute(name), kind)
         query.flags &= ~dns.flags.RD
-        response = self._exchange(query)
+        response = self._exchange(query, self._udp)
         rcode = response.rcode()
         if rcode == dns.rcode.NXDOMAIN:
             return frozenset()
@@ -98,7 +120,7 @@ class DnsClient:
             for rdata in make_rdatas(change.rdtype, change.values):
                 update.add(name, ttl, rdata)
         update.use_tsig(self._key)
-        response = self._exchange(update)
+        response = self._exchange(update, self._tcp)
         rcode = response.rcode()
         if rcode != dns.rcode.NOERROR:
             raise DnsRejected(f"update answered {dns.rcode.to_text(rcode)}")

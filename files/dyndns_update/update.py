@@ -1,11 +1,15 @@
 """The core of one update, shared by /nic/update and the secret URLs.
 
 Decides per host whether it may be changed, what its RRsets should be, reads
-the current ones, and sends one UPDATE with just the RRsets that differ.
+the current ones, and, when any differs, sends one UPDATE that sets every RRset
+asked for. One host is handled by one thread at a time, and the UPDATE carries
+the whole request, so concurrent requests for a host end with exactly the set
+one of them asked for, even across processes.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -18,7 +22,7 @@ from .protocol import Code, UpdateRequest, acme_name, format_line, normalize_hos
 class HostResult:
     """The answer for one requested hostname, and what the log line says about it."""
 
-    host: str  # normalized name, or the raw value when it is not an FQDN
+    host: str | None  # normalized name; None when the request's name is not an FQDN
     code: Code
     line: str
     error: str = ""  # why, for the log; never holds a secret
@@ -44,53 +48,58 @@ def allowed_types_missing(host: HostConfig, request: UpdateRequest) -> list[str]
 
 def update_host(client: DnsClient, host: HostConfig, request: UpdateRequest, ttl: int) -> Code:
     """good or nochg; raises DnsUnreachable / DnsRejected with nothing changed."""
-    changes = [
-        c
-        for c in wanted_rrsets(host.name, request)
-        if client.fetch(c.name, c.rdtype) != make_rdatas(c.rdtype, c.values)
-    ]
-    if not changes:
+    wanted = wanted_rrsets(host.name, request)
+    if all(client.fetch(c.name, c.rdtype) == make_rdatas(c.rdtype, c.values) for c in wanted):
         return Code.NOCHG
-    client.replace(changes, ttl)
+    client.replace(wanted, ttl)
     return Code.GOOD
 
 
-def handle_hosts(
-    config: Config,
-    client: DnsClient,
-    raw_names: Sequence[str],
-    may_update: Callable[[HostConfig], bool],
-    request: UpdateRequest,
-) -> list[HostResult]:
-    """One result per requested name, in request order."""
-    results = []
-    unreachable = ""  # once the server is unreachable, the later hosts do not wait again
-    for raw in raw_names:
-        name = normalize_hostname(raw)
-        if name is None:
-            results.append(HostResult(raw, Code.NOTFQDN, format_line(Code.NOTFQDN)))
-            continue
-        host = config.hosts.get(name)
-        if host is None or not may_update(host):
-            results.append(HostResult(name, Code.NOHOST, format_line(Code.NOHOST)))
-            continue
-        missing = allowed_types_missing(host, request)
-        if missing:
-            error = "type not allowed: " + ",".join(missing)
-            results.append(HostResult(name, Code.NOHOST, format_line(Code.NOHOST), error))
-            continue
-        if unreachable:
-            error = f"not tried, server unreachable: {unreachable}"
-            results.append(HostResult(name, Code.SERVERERROR, "911", error))
-            continue
-        try:
-            code = update_host(client, host, request, config.ttl)
-        except DnsUnreachable as err:
-            unreachable = str(err)
-            results.append(HostResult(name, Code.SERVERERROR, "911", unreachable))
-            continue
-        except DnsRejected as err:
-            results.append(HostResult(name, Code.DNSERR, "dnserr", str(err)))
-            continue
-        results.append(HostResult(name, code, format_line(code, request.addresses)))
-    return results
+class Updater:
+    """`handle` serves both endpoints; one lock per configured host, shared by the threads."""
+
+    def __init__(self, config: Config, client: DnsClient) -> None:
+        self.config = config
+        self.client = client
+        self.locks = {name: threading.Lock() for name in config.hosts}
+
+    def handle(
+        self,
+        raw_names: Sequence[str],
+        may_update: Callable[[HostConfig], bool],
+        request: UpdateRequest,
+    ) -> list[HostResult]:
+        """One result per requested name, in request order."""
+        config, client = self.config, self.client
+        results = []
+        unreachable = ""  # once the server is unreachable, the later hosts do not wait again
+        for raw in raw_names:
+            name = normalize_hostname(raw)
+            if name is None:
+                results.append(HostResult(None, Code.NOTFQDN, format_line(Code.NOTFQDN)))
+                continue
+            host = config.hosts.get(name)
+            if host is None or not may_update(host):
+                results.append(HostResult(name, Code.NOHOST, format_line(Code.NOHOST)))
+                continue
+            missing = allowed_types_missing(host, request)
+            if missing:
+                error = "type not allowed: " + ",".join(missing)
+                results.append(HostResult(name, Code.NOHOST, format_line(Code.NOHOST), error))
+                continue
+            if unreachable:
+                error = f"not tried, server unreachable: {unreachable}"
+                results.append(HostResult(name, Code.SERVERERROR, "911", error))
+                continue
+            try:
+                with self.locks[name]:
+                    code = update_host(client, host, request, config.ttl)
+            except DnsUnreachable as err:
+                unreachable = str(err)
+                results.append(HostResult(name, Code.SERVERERROR, "911", unreachable))
+                continue
+            except DnsRejected as err:
+                results.append(HostResult(name, Code.DNSERR, "dnserr", str(err)))
+                continue
+            results.append(HostResult(name, code, format_line(code, request.addresses)))
+        return results

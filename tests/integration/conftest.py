@@ -55,6 +55,10 @@ static  A   192.0.2.10
 """
 
 
+# The names the update key may change, as the knot role confines it: the test hosts.
+OWNERS = [f"{pre}{host}" for host in ("home", "nas", "other") for pre in ("", "_acme-challenge.")]
+
+
 def knot_conf(base: Path, port: int, keys: dict[str, str], update_types: list[str]) -> str:
     key_entries = "".join(
         f"  - id: {line.split(':')[1]}\n"
@@ -85,6 +89,12 @@ acl:
     key: dyndns-update
     action: update
     update-type: [{", ".join(update_types)}]
+    update-owner: name
+    update-owner-match: equal
+    update-owner-name: [{", ".join(OWNERS)}]
+  - id: transfer-for-tests
+    address: [127.0.0.0/8]
+    action: transfer
 
 template:
   - id: default
@@ -96,7 +106,7 @@ template:
 
 zone:
   - domain: {ZONE}.
-    acl: dyndns-update
+    acl: [dyndns-update, transfer-for-tests]
 """
 
 

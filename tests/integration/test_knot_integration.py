@@ -252,9 +252,10 @@ def test_silent_server_is_911_after_one_timeout(
     make: Callable[..., DyndnsApp], caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="dyndns_update")
-    with socket.socket() as sock:
+    with socket.socket() as sock, socket.socket(type=socket.SOCK_DGRAM) as udp:
         sock.bind(("127.0.0.1", 0))
         sock.listen(8)  # connections complete, but nothing ever answers
+        udp.bind(("127.0.0.1", sock.getsockname()[1]))  # nor over UDP
         app = make(port=sock.getsockname()[1])
         assert update(app, f"hostname={HOME},{NAS}&myip=203.0.113.8") == "911\n911\n"
     lines = [r.getMessage() for r in caplog.records if "result=911" in r.getMessage()]

@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
+import pytest
 from dyndns_update.abuse import AbuseGuard
+from dyndns_update.config import AbuseConfig
+
+
+def limits(failures: int, window: float, cooldown: float, **more: object) -> AbuseConfig:
+    return AbuseConfig(failures=failures, window=window, cooldown=cooldown, **more)  # type: ignore[arg-type]
 
 
 class Clock:
@@ -17,7 +24,7 @@ class Clock:
 
 def test_blocks_after_failures_within_window() -> None:
     clock = Clock()
-    guard = AbuseGuard(failures=3, window=60, cooldown=300, clock=clock)
+    guard = AbuseGuard(limits(3, 60, 300), clock=clock)
     assert not guard.record_failure("192.0.2.1")
     assert not guard.record_failure("192.0.2.1")
     assert not guard.is_blocked("192.0.2.1")
@@ -28,7 +35,7 @@ def test_blocks_after_failures_within_window() -> None:
 
 def test_failures_outside_window_do_not_count() -> None:
     clock = Clock()
-    guard = AbuseGuard(failures=3, window=60, cooldown=300, clock=clock)
+    guard = AbuseGuard(limits(3, 60, 300), clock=clock)
     guard.record_failure("192.0.2.1")
     clock.now += 30
     guard.record_failure("192.0.2.1")
@@ -41,7 +48,7 @@ def test_failures_outside_window_do_not_count() -> None:
 
 def test_cooldown_ends_and_counting_starts_afresh() -> None:
     clock = Clock()
-    guard = AbuseGuard(failures=2, window=60, cooldown=300, clock=clock)
+    guard = AbuseGuard(limits(2, 60, 300), clock=clock)
     guard.record_failure("192.0.2.1")
     guard.record_failure("192.0.2.1")
     clock.now += 299
@@ -55,18 +62,18 @@ def test_cooldown_ends_and_counting_starts_afresh() -> None:
 
 def test_forgets_idle_entries_and_stays_bounded() -> None:
     clock = Clock()
-    guard = AbuseGuard(failures=2, window=60, cooldown=300, clock=clock, max_entries=100)
+    guard = AbuseGuard(limits(2, 60, 300), clock=clock, max_entries=100)
     for i in range(1000):
-        guard.record_failure(f"2001:db8::{i:x}")
+        guard.record_failure(f"2001:db8:{i:x}::1")  # each in a /64 of its own
     assert len(guard) == 100
-    assert not guard.record_failure("2001:db8::1")  # was dropped: counts from one again
+    assert not guard.record_failure("2001:db8:1::1")  # was dropped: counts from one again
     clock.now += 61
-    assert not guard.is_blocked("2001:db8::3e7")
+    assert not guard.is_blocked("2001:db8:3e7::1")
     assert len(guard) == 99  # an expired entry is removed once looked at
 
 
 def test_thread_safe_counting() -> None:
-    guard = AbuseGuard(failures=400, window=60, cooldown=300)
+    guard = AbuseGuard(limits(400, 60, 300))
     started: list[bool] = []
 
     def fail() -> None:
@@ -80,3 +87,66 @@ def test_thread_safe_counting() -> None:
         t.join()
     assert started.count(True) == 1
     assert guard.is_blocked("192.0.2.9")
+
+
+def test_an_ipv6_network_is_one_source() -> None:
+    """50 addresses of one /64 are one source; another /64 is another."""
+    guard = AbuseGuard(limits(5, 60, 300), clock=Clock())
+    started = [guard.record_failure(f"2001:db8:0:1::{i:x}") for i in range(1, 51)]
+    assert started.count(True) == 1
+    assert guard.is_blocked("2001:db8:0:1:ffff::1")
+    assert not guard.is_blocked("2001:db8:0:2::1")
+    wide = AbuseGuard(limits(2, 60, 300, ipv6_prefix=48), clock=Clock())
+    wide.record_failure("2001:db8:0:1::1")
+    assert wide.record_failure("2001:db8:0:2::1")
+
+
+def test_ipv4_mapped_addresses_count_as_ipv4() -> None:
+    guard = AbuseGuard(limits(2, 60, 300), clock=Clock())
+    guard.record_failure("::ffff:198.51.100.66")
+    assert guard.record_failure("198.51.100.66")
+    assert guard.is_blocked("::ffff:198.51.100.66")
+
+
+def test_a_blocked_source_is_never_evicted_by_others() -> None:
+    clock = Clock()
+    guard = AbuseGuard(limits(2, 60, 300), clock=clock, max_entries=100)
+    guard.record_failure("192.0.2.1")
+    assert guard.record_failure("192.0.2.1")
+    for i in range(10000):
+        guard.record_failure(f"10.{i // 250}.{i % 250}.1")
+    assert guard.is_blocked("192.0.2.1")
+    clock.now += 300
+    assert not guard.is_blocked("192.0.2.1")
+
+
+def test_blocks_survive_a_restart(tmp_path: Path) -> None:
+    """A new guard on the same state file, as after an Apache reload, keeps the blocks."""
+    clock = Clock()
+    state = str(tmp_path / "abuse.json")
+    guard = AbuseGuard(limits(2, 60, 300, state_file=state), clock=clock)
+    guard.record_failure("2001:db8::1")
+    assert guard.record_failure("2001:db8::2")
+    clock.now += 100
+    again = AbuseGuard(limits(2, 60, 300, state_file=state), clock=clock)
+    assert again.is_blocked("2001:db8::3")
+    clock.now += 200
+    assert not AbuseGuard(limits(2, 60, 300, state_file=state), clock=clock).is_blocked(
+        "2001:db8::3"
+    )
+
+
+def test_unreadable_or_unwritable_state_is_only_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    broken = tmp_path / "abuse.json"
+    broken.write_text("{not json")
+    guard = AbuseGuard(limits(1, 60, 300, state_file=str(broken)), clock=Clock())
+    missing = str(tmp_path / "no-such-dir" / "abuse.json")
+    other = AbuseGuard(limits(1, 60, 300, state_file=missing), clock=Clock())
+    assert other.record_failure("192.0.2.1")
+    assert other.is_blocked("192.0.2.1")
+    assert guard.record_failure("192.0.2.1")
+    messages = " ".join(r.getMessage() for r in caplog.records)
+    assert "abuse-state-unreadable" in messages
+    assert "abuse-state-unwritable" in messages

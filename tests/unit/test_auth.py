@@ -146,3 +146,80 @@ def test_token_hash() -> None:
     token = "tok-0123456789abcdefghijklmnopqrstuv"
     assert auth.token_hash(token) == hashlib.sha256(token.encode()).hexdigest()
     assert auth.TOKEN_HASH_RE.match(auth.token_hash(token))
+
+
+def counting(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts hashlib.scrypt runs from now on."""
+    runs: list[int] = []
+    real_scrypt = hashlib.scrypt
+
+    def scrypt(*args: object, **kwargs: object) -> bytes:
+        runs.append(1)
+        return real_scrypt(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(auth.hashlib, "scrypt", scrypt)
+    return runs
+
+
+def test_verified_cache_spares_the_hash_of_a_known_caller_only(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    users = {"home": auth.hash_password("home-password")}
+    cache = auth.VerifiedCache(ttl=300)
+    runs = counting(monkeypatch)
+    assert auth.check_user(users, "home", "home-password", cache)
+    assert auth.check_user(users, "home", "home-password", cache)
+    assert len(runs) == 1  # the second call was answered from the cache
+    for _ in range(3):  # a wrong password always pays the full hash
+        assert not auth.check_user(users, "home", "home-passwort", cache)
+    assert not auth.check_user(users, "nobody", "home-password", cache)
+    assert len(runs) == 5
+    assert len(cache) == 1
+
+
+def test_verified_cache_forgets_on_password_change_and_after_ttl(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = [0.0]
+    cache = auth.VerifiedCache(ttl=300, clock=lambda: clock[0])
+    old = {"home": auth.hash_password("home-password")}
+    assert auth.check_user(old, "home", "home-password", cache)
+    new = {"home": auth.hash_password("a-new-password")}
+    assert not auth.check_user(new, "home", "home-password", cache)  # the old one is void
+    assert auth.check_user(new, "home", "a-new-password", cache)
+    runs = counting(monkeypatch)
+    clock[0] = 299.0
+    assert auth.check_user(new, "home", "a-new-password", cache)
+    assert runs == []
+    clock[0] = 300.0
+    assert auth.check_user(new, "home", "a-new-password", cache)
+    assert runs == [1]
+
+
+def test_verified_cache_is_bounded_and_can_be_off() -> None:
+    users = {f"u{i}": auth.hash_password(f"password-{i}") for i in range(3)}
+    cache = auth.VerifiedCache(ttl=300, max_entries=2)
+    for i in range(3):
+        assert auth.check_user(users, f"u{i}", f"password-{i}", cache)
+    assert len(cache) == 2
+    off = auth.VerifiedCache(ttl=0)
+    assert auth.check_user(users, "u0", "password-0", off)
+    assert len(off) == 0
+
+
+def test_password_with_nul_never_verifies_but_costs_the_hash(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """scrypt pads its HMAC key with NULs: `pw` and `pw\\0` hash alike; refuse the NUL."""
+    users = {"home": auth.hash_password("home-password")}
+    assert auth.verify_password("home-password\0\0", users["home"])  # the padding
+    runs = counting(monkeypatch)
+    cache = auth.VerifiedCache(ttl=300)
+    assert not auth.check_user(users, "home", "home-password\0", cache)
+    assert not auth.check_user(users, "home", "home-password" + "\0" * 64, cache)
+    assert len(runs) == 2
+    assert auth.password_problem("home-password\0") == "password holds a NUL character"
+
+
+def test_dummy_hash_is_built_once() -> None:
+    assert auth.dummy_hash() is auth.dummy_hash()

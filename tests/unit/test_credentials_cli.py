@@ -78,6 +78,7 @@ def test_keeps_other_users_mode_and_leaves_no_temp_files(
         ("home", "", "empty password"),
         ("home", "\n", "empty password"),
         ("home", "short", "shorter than 8"),
+        ("home", "long-enough\0", "NUL character"),
         ("ho:me", "long-enough", "invalid username"),
         ("", "long-enough", "invalid username"),
     ],

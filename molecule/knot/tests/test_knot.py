@@ -171,6 +171,31 @@ def test_key_cannot_change_ns_or_soa(host, zone, address, record):
     assert "attacker" not in str(after)
 
 
+@pytest.mark.parametrize(
+    "record",
+    [
+        "ns1.{zone}. 60 A 192.0.2.66",  # the glue of an in-zone name server
+        "{zone}. 60 A 192.0.2.66",  # the apex
+        '{zone}. 60 TXT "apex"',
+        '_acme-challenge.{zone}. 60 TXT "apex"',
+        "new-name.{zone}. 60 A 192.0.2.66",  # a name no host has
+        "*.{zone}. 60 A 192.0.2.66",
+        "sub.home.{zone}. 60 A 192.0.2.66",  # below a host
+        "_acme-challenge.other.{zone}. 60 A 192.0.2.66",  # a host that is not configured
+    ],
+)
+def test_key_changes_only_the_hosts_names(host, zone, address, record):
+    """Knot's own ACL (update-owner-name), not the app: signed, from loopback, refused.
+
+    Knot 3.2 answers NOTAUTH with the TSIG error BADKEY (knsupdate shows BADKEY), 3.4 NOTAUTH."""
+    owner, _, rdtype = record.format(zone=zone).split()[:3]
+    before = values(address, owner, rdtype)
+    result = knsupdate(host, zone, [f"update add {record.format(zone=zone)}"])
+    assert result.rc != 0
+    assert re.search(r"status: (NOTAUTH|REFUSED|BADKEY)", result.stdout), result.stdout
+    assert values(address, owner, rdtype) == before
+
+
 def test_unsigned_update_is_refused(host, zone, address):
     name = f"unsigned.{zone}."
     result = knsupdate(host, zone, [f"update add {name} 60 A 192.0.2.66"], signed=False)
@@ -229,6 +254,7 @@ def config_state(host):
         ({"knot_update_address": "0.0.0.0"}, "must be a loopback address"),
         ({"knot_nameservers": [{"name": "ns9.dyn.example.test"}]}, "missing for ['ns9."),
         ({"knot_update_types": ["NS"]}, "knot_update_types"),
+        ({"dyndns_hosts": [{"name": "ns1"}]}, "renaming ['ns1.dyn.example.test'] is needed"),
     ],
 )
 def test_bad_settings_fail_clearly_and_change_nothing(host, extra, message):
