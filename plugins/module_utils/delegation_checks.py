@@ -19,6 +19,7 @@ from ansible_collections.selfhosted.dyndns.plugins.module_utils.querier import (
     DsSet,
     NoAnswer,
     Querier,
+    Rcode,
     Signed,
     Soa,
     ask,
@@ -361,7 +362,7 @@ def compare_serials(zone: str, serials: dict[str, int]) -> list[Problem]:
 
 
 def nxdomain_problems(
-    zone: str, server: str, qname: str, answer: dict[str, Any] | NoAnswer
+    zone: str, server: str, qname: str, answer: Rcode | NoAnswer
 ) -> list[Problem]:
     """Problems in one name server's answer (rcode and AA) for a name that does not exist."""
     zone = normalize(zone)
