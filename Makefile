@@ -39,7 +39,7 @@ lint: venv collection
 	antsibull-changelog lint
 
 # Unit tests, and integration tests against a real knotd each test starts on loopback.
-unit: bootstrap venv
+unit: bootstrap venv collection
 	pytest tests
 
 molecule: bootstrap venv collection

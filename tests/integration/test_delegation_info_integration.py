@@ -5,20 +5,14 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from ansible_collections.selfhosted.dyndns.plugins.modules import delegation_info
 from knot_support import ZONE, Knot, free_port_on, start_plain_knotd
-
-MODULES = Path(__file__).resolve().parents[2] / "plugins" / "modules"
-if str(MODULES) not in sys.path:
-    sys.path.insert(0, str(MODULES))
-
-import delegation_info  # noqa: E402
 
 PARENT = "example.test"
 PARENT_ADDRESS = "127.0.0.2"

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import re
-import sys
-from pathlib import Path
 from typing import Any
 
 import dns.dnssec
@@ -16,13 +14,8 @@ import dns.rcode
 import dns.rdata
 import dns.rrset
 import pytest
+from ansible_collections.selfhosted.dyndns.plugins.module_utils import delegation_checks as di
 from cryptography.hazmat.primitives.asymmetric import ec
-
-MODULES = Path(__file__).resolve().parents[2] / "plugins" / "modules"
-if str(MODULES) not in sys.path:
-    sys.path.insert(0, str(MODULES))
-
-import delegation_info as di  # noqa: E402
 
 ZONE = "dyn.example.org"
 PARENT = "example.org"
