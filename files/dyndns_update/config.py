@@ -26,6 +26,11 @@ class ConfigError(Exception):
     """A file the app reads is missing or wrong; the message names file and field."""
 
 
+class MissingFileError(ConfigError):
+    """The file does not exist: a ConfigError like any unreadable file, for callers
+    to which a missing file means something else (the credentials tool creates it)."""
+
+
 @dataclass(frozen=True)
 class HostConfig:
     name: str
@@ -73,14 +78,21 @@ class Credentials:
     tokens: Mapping[str, str]  # sha256 hex of token -> hostname
 
 
-def _read_json(path: str) -> Any:
+def read_json(path: str, malformed: str = "not valid JSON") -> Any:
+    """The JSON value in the file at `path`, for every JSON file the app and its tools read.
+
+    ConfigError names the file: `PATH: cannot read: REASON` (MissingFileError when it does
+    not exist) or `PATH: MALFORMED: REASON` when it is not UTF-8 JSON.
+    """
     try:
         with open(path, encoding="utf-8") as f:
             return json.load(f)
+    except FileNotFoundError as err:
+        raise MissingFileError(f"{path}: cannot read: {err.strerror}") from err
     except OSError as err:
         raise ConfigError(f"{path}: cannot read: {err.strerror}") from err
     except (ValueError, UnicodeDecodeError) as err:
-        raise ConfigError(f"{path}: not valid JSON: {err}") from err
+        raise ConfigError(f"{path}: {malformed}: {err}") from err
 
 
 class _Fields:
@@ -198,7 +210,7 @@ def parse_config(data: Any, where: str) -> Config:
 
 
 def load_config(path: str) -> Config:
-    return parse_config(_read_json(path), path)
+    return parse_config(read_json(path), path)
 
 
 def parse_tsig_key(text: str, where: str) -> TsigKey:
@@ -262,7 +274,7 @@ def parse_credentials(data: Any, where: str) -> Credentials:
 
 
 def load_credentials(path: str) -> Credentials:
-    return parse_credentials(_read_json(path), path)
+    return parse_credentials(read_json(path), path)
 
 
 class CredentialsStore:

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from . import auth, protocol
-from .config import ConfigError, Credentials, parse_credentials
+from .config import ConfigError, Credentials, MissingFileError, parse_credentials, read_json
 
 FILE_MODE = 0o600
 
@@ -41,16 +41,9 @@ def read_secret(stream: TextIO) -> str:
 def load(path: str) -> Credentials | None:
     """The file's credentials, or None when it does not exist yet."""
     try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
-    except FileNotFoundError:
+        return parse_credentials(read_json(path, malformed="malformed JSON"), path)
+    except MissingFileError:
         return None
-    except OSError as err:
-        raise UsageError(f"{path}: cannot read: {err.strerror}") from err
-    except (ValueError, UnicodeDecodeError) as err:
-        raise UsageError(f"{path}: malformed JSON: {err}") from err
-    try:
-        return parse_credentials(data, path)
     except ConfigError as err:
         raise UsageError(str(err)) from err
 

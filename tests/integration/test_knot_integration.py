@@ -21,6 +21,7 @@ import dns.rcode
 import dns.tsig
 import dns.update
 import pytest
+from app_support import app_config
 from dyndns_update import auth
 from dyndns_update.app import DyndnsApp, make_app
 from knot_support import ZONE, Knot, call
@@ -52,22 +53,7 @@ def make(tmp_path: Path, keys: dict[str, str]) -> Callable[..., DyndnsApp]:
         }
         (tmp_path / "credentials.json").write_text(json.dumps(credentials))
         os.chmod(tmp_path / "credentials.json", 0o600)
-        config = {
-            "zone": zone,
-            "server": "127.0.0.1",
-            "port": knot.port if knot else port,
-            "timeout": 1.0,
-            "tsig_key_file": str(tmp_path / "tsig.key"),
-            "credentials_file": str(tmp_path / "credentials.json"),
-            "ttl": 60,
-            "max_hostnames": 20,
-            "abuse": {"failures": 5, "window": 600, "cooldown": 900},
-            "hosts": {
-                f"home.{zone}": {"username": "home", "types": ["A", "AAAA", "TXT"]},
-                f"nas.{zone}": {"username": "home", "types": ["A"]},
-                f"other.{zone}": {"username": "other", "types": ["A", "AAAA"]},
-            },
-        }
+        config = app_config(tmp_path, zone=zone, port=knot.port if knot else port)
         (tmp_path / "config.json").write_text(json.dumps(config))
         return make_app(str(tmp_path / "config.json"))
 
