@@ -13,12 +13,13 @@ export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.cache/collections
 export ANSIBLE_HOME := $(CURDIR)/.cache/ansible
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help demo demo-clean test lint unit molecule bootstrap venv collection
+.PHONY: help demo demo-clean test bench lint unit molecule bootstrap venv collection
 
 help:
 	@echo "make demo        deploy the service into demo containers and show it working"
 	@echo "make demo-clean  remove the demo containers"
 	@echo "make test        lint, unit and integration tests, every Molecule scenario"
+	@echo "make bench       the update path against the seed design and Knot alone (a table)"
 
 demo: bootstrap venv collection
 	molecule create
@@ -43,7 +44,14 @@ unit: bootstrap venv collection
 	pytest tests
 
 molecule: bootstrap venv collection
-	molecule test --all
+	molecule test --all --exclude bench
+
+# Not part of `make test`: a benchmark (molecule/bench), about ten minutes. It writes
+# its table to .cache/bench/ and fails only on wrong answers or a wrong final zone.
+# BENCH_DURATION (s per case, 10), BENCH_ROUNDS (3), BENCH_FLOOR=1 (adds c=1 cases).
+bench: bootstrap venv collection
+	molecule test --scenario-name bench
+	@cat "$$(ls -t .cache/bench/bench-*.md | head -n 1)"
 
 bootstrap:
 	scripts/bootstrap.sh
