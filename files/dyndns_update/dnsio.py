@@ -1,7 +1,7 @@
 """Network I/O with the DNS server: read an RRset, send one TSIG-signed UPDATE.
 
-Reads go over UDP (TCP when truncated), the UPDATE over TCP: a read is the
-common case (`nochg`) and UDP spares it a connection setup.
+Reads go over UDP (TCP when truncated), the UPDATE over TCP, each thread on
+connections it keeps.
 
 Uses only dnspython APIs present in dnspython 2.3 (Debian 12).
 """
@@ -9,6 +9,7 @@ Uses only dnspython APIs present in dnspython 2.3 (Debian 12).
 from __future__ import annotations
 
 import socket
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
@@ -60,7 +61,13 @@ def _absolute(name: str) -> dns.name.Name:
 
 
 class DnsClient:
-    """Talks to one authoritative server over TCP, with a timeout per exchange."""
+    """Talks to one authoritative server, with a timeout per exchange.
+
+    Each thread keeps its own UDP socket and TCP connection to the server, so a request
+    does not pay a connection setup; one that failed in any way is closed and made anew.
+    A reused TCP connection that the server closed while idle is retried once on a new
+    one: our UPDATEs set whole RRsets, so sending one twice changes nothing more.
+    """
 
     def __init__(self, zone: str, server: str, port: int, timeout: float, key: TsigKey) -> None:
         self.zone = _absolute(zone)
@@ -68,20 +75,56 @@ class DnsClient:
         self.port = port
         self.timeout = timeout
         self._key = dns.tsig.Key(key.name, key.secret, key.algorithm)
+        self._family = socket.AF_INET6 if ":" in server else socket.AF_INET
+        self._sockets = threading.local()
 
-    def _tcp(self, message: dns.message.Message) -> dns.message.Message:
-        return dns.query.tcp(message, self.server, timeout=self.timeout, port=self.port)
+    def _socket(self, kind: int) -> tuple[socket.socket, bool]:
+        """This thread's socket of `kind`, and whether it was used before."""
+        sock = getattr(self._sockets, str(kind), None)
+        if sock is not None:
+            return sock, True
+        sock = socket.socket(self._family, kind)
+        try:
+            sock.settimeout(self.timeout)
+            sock.connect((self.server, self.port))  # UDP too: a closed port is refused at once
+            sock.setblocking(False)
+        except BaseException:
+            sock.close()
+            raise
+        setattr(self._sockets, str(kind), sock)
+        return sock, False
+
+    def _drop(self, kind: int) -> None:
+        sock = getattr(self._sockets, str(kind), None)
+        if sock is not None:
+            sock.close()
+            setattr(self._sockets, str(kind), None)
 
     def _udp(self, message: dns.message.Message) -> dns.message.Message:
-        """Over a connected UDP socket, so a closed port is `connection refused` at once."""
-        family = socket.AF_INET6 if ":" in self.server else socket.AF_INET
-        with socket.socket(family, socket.SOCK_DGRAM) as sock:
-            sock.connect((self.server, self.port))
-            sock.setblocking(False)
+        sock, _ = self._socket(socket.SOCK_DGRAM)
+        try:
             response, _ = dns.query.udp_with_fallback(
                 message, self.server, timeout=self.timeout, port=self.port, udp_sock=sock
             )
+        except BaseException:
+            self._drop(socket.SOCK_DGRAM)
+            raise
         return response
+
+    def _tcp(self, message: dns.message.Message) -> dns.message.Message:
+        sock, reused = self._socket(socket.SOCK_STREAM)
+        try:
+            return dns.query.tcp(
+                message, self.server, timeout=self.timeout, port=self.port, sock=sock
+            )
+        except (OSError, EOFError):
+            self._drop(socket.SOCK_STREAM)
+            if not reused:
+                raise
+        except BaseException:
+            self._drop(socket.SOCK_STREAM)
+            raise
+        return self._tcp(message)  # the idle connection was closed: once more, anew
 
     def _exchange(
         self,
