@@ -199,15 +199,18 @@ class Bench:
 
         wrk stops with requests in flight, and more queued for the WSGI daemon's threads;
         Apache and the app still answer them all, and a late good-path UPDATE would move a
-        host away from the next case's reset address. Quiet: for half a second, no CPU
-        tick of Apache or the app, and no new serial.
+        host away from the next case's reset address. Quiet: no TCP connection open on the
+        HTTPS ports or to Knot, no CPU tick of Apache or the app, and no new serial, for half
+        a second. (CPU alone is not enough: an UPDATE can wait a second in Knot, idle.)
         """
         start = time.monotonic()
+        ports = {443, self.seed_port, self.dns_port}
         last = (server_ticks(), self.serial())
         while time.monotonic() - start < 120:
             time.sleep(0.5)
+            busy = open_connections(ports)  # before this loop's own query to Knot
             now = (server_ticks(), self.serial())
-            if now[1] == last[1] and now[0] - last[0] <= 1:
+            if not busy and now[1] == last[1] and now[0] - last[0] <= 1:
                 break
             last = now
         return max(0.0, time.monotonic() - start - 0.5)
@@ -545,6 +548,23 @@ def component(comm: str, argv0: str) -> str | None:
     if comm == "knotd":
         return "knot"
     return None
+
+
+def open_connections(ports: set[int]) -> int:
+    """TCP sockets to or from these ports that are neither listening nor in TIME_WAIT."""
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            local, remote, state = line.split()[1:4]
+            if state in ("06", "0A"):  # TIME_WAIT, LISTEN
+                continue
+            if {int(local.rsplit(":", 1)[1], 16), int(remote.rsplit(":", 1)[1], 16)} & ports:
+                count += 1
+    return count
 
 
 def server_ticks() -> int:
