@@ -107,6 +107,7 @@ class Result:
     sample: str = ""  # the first wrong answer, for the report
     cpu_ms: dict[str, float] = field(default_factory=dict)  # CPU per request, by process
     busy: float = 0.0  # share of the whole machine's CPU time that was busy (all processes)
+    drain_s: float = 0.0  # how long the server kept working after the load generator stopped
 
     @property
     def rate(self) -> float:
@@ -187,6 +188,32 @@ class Bench:
             if len(fields) == 5:
                 records.append((fields[1].lower(), fields[3].upper(), fields[4]))
         return records
+
+    def serial(self) -> int:
+        query = dns.message.make_query(self.zone + ".", "SOA")
+        response = dns.query.tcp(query, self.dns_server, port=self.dns_port, timeout=10)
+        return response.answer[0][0].serial
+
+    def drain(self) -> float:
+        """Wait until the server has finished the requests of clients that went away.
+
+        wrk stops with requests in flight, and more queued for the WSGI daemon's threads;
+        Apache and the app still answer them all, and a late good-path UPDATE would move a
+        host away from the next case's reset address. Quiet: no TCP connection open on the
+        HTTPS ports or to Knot, no CPU tick of Apache or the app, and no new serial, for half
+        a second. (CPU alone is not enough: an UPDATE can wait a second in Knot, idle.)
+        """
+        start = time.monotonic()
+        ports = {443, self.seed_port, self.dns_port}
+        last = (server_ticks(), self.serial())
+        while time.monotonic() - start < 120:
+            time.sleep(0.5)
+            busy = open_connections(ports)  # before this loop's own query to Knot
+            now = (server_ticks(), self.serial())
+            if not busy and now[1] == last[1] and now[0] - last[0] <= 1:
+                break
+            last = now
+        return max(0.0, time.monotonic() - start - 0.5)
 
     def knot_load(self, concurrency: int, duration: float) -> Result:
         """Signed UPDATEs (delete A, add A) from `concurrency` threads, one TCP connection each."""
@@ -296,6 +323,7 @@ class Bench:
             client_s = cpu_seconds(client) - cpu_seconds(children)
         spent = cpu_delta(before, cpu_snapshot())
         busy, total = (a - b for a, b in zip(machine_ticks(), machine_before, strict=True))
+        result.drain_s = self.drain()
         result.busy = busy / total if total else 0.0
         spent["client"] = client_s
         if result.requests:
@@ -397,6 +425,11 @@ class Bench:
                 f"| {errors}{' (' + sample + ')' if sample else ''} "
                 f"| {' / '.join(f'{r.rate:.0f}' for r in runs)} | {cpu} | {med.busy:.0%} |"
             )
+        drains = [
+            f"{case.label} c={case.concurrency}: {max(r.drain_s for r in runs):.1f} s"
+            for case in self.cases
+            if (runs := self.results.get(case.key)) and max(r.drain_s for r in runs) >= 1
+        ]
         warm_wrong = sum(r.non2xx + r.bad for _, r in self.warmup)
         correct &= warm_wrong == 0 and not zone_problems
 
@@ -437,6 +470,11 @@ class Bench:
             "Beside the targets: nochg by secret URL / seed design "
             f"{fmt_ratio(token, seed)}; nochg Basic auth, new TLS per call / keep-alive "
             f"{fmt_ratio(close, basic)}.",
+            "",
+            "Server still at work after the load generator had stopped (requests of clients "
+            "that went away; the longest of the rounds, if 1 s or more): "
+            + ("; ".join(drains) or "none")
+            + ".",
             "",
             "Correctness (fails the bench): every answer "
             + ("right" if answers_right else "NOT right (see errors above)")
@@ -510,6 +548,30 @@ def component(comm: str, argv0: str) -> str | None:
     if comm == "knotd":
         return "knot"
     return None
+
+
+def open_connections(ports: set[int]) -> int:
+    """TCP sockets to or from these ports that are neither listening nor in TIME_WAIT."""
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            local, remote, state = line.split()[1:4]
+            if state in ("06", "0A"):  # TIME_WAIT, LISTEN
+                continue
+            if {int(local.rsplit(":", 1)[1], 16), int(remote.rsplit(":", 1)[1], 16)} & ports:
+                count += 1
+    return count
+
+
+def server_ticks() -> int:
+    """CPU ticks so far of Apache and the WSGI daemon."""
+    return round(
+        sum(s for c, a, s in processes().values() if component(c, a) in ("app", "apache")) * TICK
+    )
 
 
 def cpu_snapshot() -> dict[int, tuple[str | None, float]]:
