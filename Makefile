@@ -48,7 +48,8 @@ molecule: bootstrap venv collection
 
 # Not part of `make test`: a benchmark (molecule/bench), about ten minutes. It writes
 # its table to .cache/bench/ and fails only on wrong answers or a wrong final zone.
-# BENCH_DURATION (s per case, 10), BENCH_ROUNDS (3), BENCH_FLOOR=1 (adds c=1 cases).
+# BENCH_DURATION (s per case, 10), BENCH_ROUNDS (3), BENCH_FLOOR=1 (adds c=1 cases),
+# BENCH_PROCESSES (the app's daemon processes, default the role's: 1).
 bench: bootstrap venv collection
 	molecule test --scenario-name bench
 	@cat "$$(ls -t .cache/bench/bench-*.md | head -n 1)"

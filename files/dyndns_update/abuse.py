@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import ipaddress
 import json
 import logging
@@ -32,6 +33,11 @@ def source_key(client: str, ipv6_prefix: int) -> str:
     return str(address)
 
 
+def _stamp(st: os.stat_result) -> tuple[int, int]:
+    """Each write replaces the file: a new inode, even within one tick of the clock."""
+    return (st.st_ino, st.st_mtime_ns)
+
+
 class AbuseGuard:
     """`failures` failures within `window` seconds block a source for `cooldown` seconds.
 
@@ -39,7 +45,8 @@ class AbuseGuard:
     still counting are kept in least-recently-used order, at most `max_entries`.
     A blocked source is never dropped before its cooldown ends (at most
     `max_blocked` at once); the blocks are written to `state_file`, when given,
-    so that a restart of the process (an Apache reload) keeps them. The clock
+    so that a restart of the process (an Apache reload) keeps them and every
+    process of the app sees them. Failures are counted per process. The clock
     is wall time, since the blocks outlive the process.
     """
 
@@ -60,6 +67,7 @@ class AbuseGuard:
         self._max_blocked = max_blocked
         self._failures: OrderedDict[str, deque[float]] = OrderedDict()
         self._blocked: dict[str, float] = {}
+        self._stamp: tuple[int, int] | None = None  # the state file when last read or written
         self._lock = threading.Lock()
         self._load()
 
@@ -89,6 +97,7 @@ class AbuseGuard:
         """True while the source of `client` is in its cooldown."""
         key = self.key(client)
         with self._lock:
+            self._load()
             now = self._clock()
             self._recent(key, now)
             return self._blocked_now(key, now)
@@ -120,21 +129,29 @@ class AbuseGuard:
             return True
 
     def _load(self) -> None:
+        """Merge the blocks in the state file, when it changed since last seen (lock held).
+
+        Other processes of the app (mod_wsgi `processes` > 1) write their blocks there too,
+        so each sees every block within one request.
+        """
         if not self._state_file:
             return
         try:
+            stamp = _stamp(os.stat(self._state_file))
+            if stamp == self._stamp:
+                return
             with open(self._state_file, encoding="utf-8") as f:
                 data = json.load(f)
             now = self._clock()
-            self._blocked = {
-                str(key): float(until)
-                for key, until in data.items()
-                if isinstance(until, int | float) and until > now
-            }
+            for key, until in data.items():
+                if isinstance(until, int | float) and until > now:
+                    self._blocked[str(key)] = max(float(until), self._blocked.get(str(key), 0.0))
+            self._stamp = stamp
         except FileNotFoundError:
             return
         except (OSError, ValueError, AttributeError) as err:
             LOG.warning("dyndns-update warning=abuse-state-unreadable error=%s", type(err).__name__)
+            self._stamp = None
 
     def _save(self) -> None:
         """Write the blocks atomically (lock held); a failure is logged, the blocks stay."""
@@ -142,15 +159,19 @@ class AbuseGuard:
             return
         folder = os.path.dirname(os.path.abspath(self._state_file))
         try:
-            fd, tmp = tempfile.mkstemp(dir=folder, prefix=".abuse.", suffix=".tmp")
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as f:
-                    json.dump(self._blocked, f)
-                os.replace(tmp, self._state_file)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
-                raise
+            with open(self._state_file + ".lock", "a", encoding="utf-8") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)  # one writer at a time across processes
+                self._load()
+                fd, tmp = tempfile.mkstemp(dir=folder, prefix=".abuse.", suffix=".tmp")
+                try:
+                    with os.fdopen(fd, "w", encoding="utf-8") as f:
+                        json.dump(self._blocked, f)
+                    os.replace(tmp, self._state_file)
+                except BaseException:
+                    with contextlib.suppress(OSError):
+                        os.unlink(tmp)
+                    raise
+                self._stamp = _stamp(os.stat(self._state_file))
         except OSError as err:
             LOG.warning("dyndns-update warning=abuse-state-unwritable error=%s", err.strerror)
 

@@ -150,3 +150,18 @@ def test_unreadable_or_unwritable_state_is_only_a_warning(
     messages = " ".join(r.getMessage() for r in caplog.records)
     assert "abuse-state-unreadable" in messages
     assert "abuse-state-unwritable" in messages
+
+
+def test_processes_share_their_blocks(tmp_path: Path) -> None:
+    """Two guards on one state file, as two mod_wsgi processes: a block by one holds in both."""
+    clock = Clock()
+    state = str(tmp_path / "abuse.json")
+    one = AbuseGuard(limits(2, 60, 300, state_file=state), clock=clock)
+    two = AbuseGuard(limits(2, 60, 300, state_file=state), clock=clock)
+    one.record_failure("192.0.2.1")
+    assert one.record_failure("192.0.2.1")
+    two.record_failure("192.0.2.2")
+    assert two.record_failure("192.0.2.2")  # its write keeps the other's block
+    assert one.is_blocked("192.0.2.2")
+    assert two.is_blocked("192.0.2.1")
+    assert AbuseGuard(limits(2, 60, 300, state_file=state), clock=clock).is_blocked("192.0.2.1")
