@@ -13,10 +13,10 @@ export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.cache/collections
 export ANSIBLE_HOME := $(CURDIR)/.cache/ansible
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help demo demo-clean test bench lint unit molecule bootstrap venv collection
+.PHONY: help demo demo-clean test bench lint unit molecule build bootstrap venv collection
 
 help:
-	@echo "make demo        deploy the service into demo containers and show it working"
+	@echo "make demo        deploy the service into demo containers (Debian 13) and show it working"
 	@echo "make demo-clean  remove the demo containers"
 	@echo "make test        lint, unit and integration tests, every Molecule scenario"
 	@echo "make bench       the update path against the seed design and Knot alone (a table)"
@@ -43,8 +43,21 @@ lint: venv collection
 unit: bootstrap venv collection
 	pytest tests
 
-molecule: bootstrap venv collection
-	molecule test --all --exclude bench
+# The whole stack on Debian 13 and on Debian 12 (DYNDNS_DEBIAN picks the images of
+# molecule/default, 13 unless said), then the other scenarios but the benchmark. The
+# Debian 12 run deploys from the built tarball, installed as a user installs it.
+molecule: bootstrap venv collection build
+	DYNDNS_DEBIAN=13 molecule test --scenario-name default
+	rm -rf .cache/installed
+	ansible-galaxy collection install --offline -p .cache/installed .cache/release/*.tar.gz
+	ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/.cache/installed DYNDNS_DEBIAN=12 \
+	  molecule test --scenario-name default
+	molecule test --all --exclude default --exclude bench
+
+# The collection's tarball, as users install it, in .cache/release/.
+build: venv
+	rm -rf .cache/release
+	ansible-galaxy collection build --output-path .cache/release
 
 # Not part of `make test`: a benchmark (molecule/bench), about ten minutes. It writes
 # its table to .cache/bench/ and fails only on wrong answers or a wrong final zone.

@@ -1,7 +1,8 @@
 """The whole stack: a home client calls the update endpoint over HTTPS.
 
-Requests go from the `home` container (curl) or from the controller (abuse);
-DNS answers are read from the server's public address with dnspython.
+Requests go from the `home` container (curl, over IPv4 unless a test says IPv6) or from the
+controller (abuse); DNS answers are read from the server's public addresses with dnspython.
+The network is dual-stack; `home6` is an IPv6-only client.
 """
 
 import os
@@ -30,14 +31,20 @@ SERVER = testinfra.get_host("docker://dyndns-server")
 HOME = testinfra.get_host("docker://home")
 ANSIBLE = testinfra.get_host(f"ansible://dyndns-server?ansible_inventory={INVENTORY}")
 HOME_ADDRESS = "172.30.53.20"
+HOME_ADDRESS6 = "fd53:53::20"
+HOME6 = testinfra.get_host("docker://home6")
 # Pebble's root, fetched by the side effect: every HTTPS call here verifies the certificate.
 PEBBLE_ROOT = "/usr/local/share/pebble-root.pem"
-SITE = Path(__file__).resolve().parents[3] / "playbooks" / "site.yml"
-DEVICES = SITE.with_name("device_settings.yml")
-DELEGATION = SITE.with_name("delegation_check.yml")
+# The collection's playbooks by name: from whichever copy ANSIBLE_COLLECTIONS_PATH holds
+# (the checkout, or the installed release tarball).
+SITE = "selfhosted.dyndns.site"
+DEVICES = "selfhosted.dyndns.device_settings"
+DELEGATION = "selfhosted.dyndns.delegation_check"
 PARENT = testinfra.get_host("docker://parent")
 SECONDARY = testinfra.get_host("docker://secondary")
 SECONDARY_ADDRESS = "172.30.53.11"
+PRIMARY_ADDRESS6 = "fd53:53::10"
+SECONDARY_ADDRESS6 = "fd53:53::11"
 
 
 @pytest.fixture(scope="module")
@@ -69,20 +76,29 @@ def values(dns_server, name, rdtype):
     return sorted(rr.to_text() for rrset in answer.answer for rr in rrset)
 
 
-def curl(settings, path, credentials=None, scheme="https"):
-    """GET from the home container; returns (HTTP status, headers, body)."""
+def wait_for(server, name, rdtype, expected, seconds=5):
+    """Until SERVER answers EXPECTED (a secondary follows the primary a second or so later)."""
+    start = time.monotonic()
+    while values(server, name, rdtype) != expected:
+        assert time.monotonic() - start < seconds, f"{server}: not {expected} after {seconds} s"
+        time.sleep(0.1)
+    return time.monotonic() - start
+
+
+def curl(settings, path, credentials=None, scheme="https", family=4):
+    """GET from the home container over IPv4 or IPv6; returns (HTTP status, headers, body)."""
     auth = f"-u {shlex.quote(':'.join(credentials))}" if credentials else ""
     url = shlex.quote(f"{scheme}://{settings['dyndns_update_host']}{path}")
-    result = HOME.run(f"curl -sS -i --cacert {PEBBLE_ROOT} --max-time 10 {auth} {url}")
+    result = HOME.run(f"curl -{family} -sS -i --cacert {PEBBLE_ROOT} --max-time 10 {auth} {url}")
     assert result.rc == 0, result.stderr
     head, _, body = result.stdout.replace("\r\n", "\n").partition("\n\n")
     return int(head.split()[1]), head, body.strip()
 
 
-def update(settings, name, query="", password=None):
+def update(settings, name, query="", password=None, family=4):
     host = settings["dyndns_hosts"][0]
     path = f"/nic/update?hostname={name}{query}"
-    return curl(settings, path, (host["name"], password or host["password"]))
+    return curl(settings, path, (host["name"], password or host["password"]), family=family)
 
 
 def served_certificate(settings, *fields):
@@ -167,6 +183,17 @@ def test_dyndns2_update_over_https(settings, name, dns_server):
     status, _, body = update(settings, name)
     assert (status, body) == (200, f"good {HOME_ADDRESS}")
     assert values(dns_server, name, "A") == [HOME_ADDRESS]
+
+
+def test_update_over_ipv6_sets_the_aaaa_from_the_caller_and_keeps_the_a(settings, name):
+    update(settings, name, "&myip=203.0.113.45,2001:db8::45")
+    status, _, body = update(settings, name, family=6)
+    assert (status, body) == (200, f"good {HOME_ADDRESS6}")
+    for server in (PRIMARY_ADDRESS6, SECONDARY_ADDRESS6):
+        wait_for(server, name, "AAAA", [HOME_ADDRESS6])
+        assert values(server, name, "A") == ["203.0.113.45"]
+    access = SERVER.check_output("tail -n 3 /var/log/apache2/access.log")
+    assert HOME_ADDRESS6 in access
 
 
 def test_dual_stack_and_one_family_leaves_the_other(settings, name, dns_server):
@@ -281,17 +308,43 @@ def cron_commands():
 
 
 def test_client_cron_job_sets_the_home_address(settings, name, dns_server):
-    update(settings, name, "&myip=203.0.113.50")
+    update(settings, name, "&myip=203.0.113.50,2001:db8::50")
     assert values(dns_server, name, "A") == ["203.0.113.50"]
     commands = cron_commands()
-    assert commands == ["dyndns-client --config /etc/dyndns-client/home.conf --family 4"]
+    job = "dyndns-client --config /etc/dyndns-client/home.conf --family"
+    assert commands == [f"{job} 4", f"{job} 6"]
     assert HOME.file("/etc/cron.d/dyndns-client").content_string.startswith("# Ansible managed")
     assert "*/5 * * * * root" in HOME.file("/etc/cron.d/dyndns-client").content_string
 
     result = HOME.run(f"PATH=/usr/local/bin:/usr/bin:/bin {commands[0]}")
     assert (result.rc, result.stdout, result.stderr) == (0, "", "")
     assert values(dns_server, name, "A") == [HOME_ADDRESS]
+    assert values(dns_server, name, "AAAA") == ["2001:db8::50"]
     assert HOME.service("cron").is_running
+
+    # The IPv6 job goes over IPv6: the AAAA becomes the address it came from; the A stays.
+    result = HOME.run(f"PATH=/usr/local/bin:/usr/bin:/bin {commands[1]}")
+    assert (result.rc, result.stdout, result.stderr) == (0, "", "")
+    assert values(PRIMARY_ADDRESS6, name, "AAAA") == [HOME_ADDRESS6]
+    assert values(PRIMARY_ADDRESS6, name, "A") == [HOME_ADDRESS]
+
+
+def test_ipv6_only_client_updates_its_aaaa_over_ipv6(settings, dns_server):
+    name = f"home6.{settings['dyndns_zone']}"
+    assert HOME6.check_output("ip -4 -o addr show scope global") == ""
+    assert HOME6.check_output("ip -4 route show") == ""
+    cron = HOME6.file("/etc/cron.d/dyndns-client").content_string
+    lines = [line.split(" root ", 1)[1] for line in cron.splitlines() if " root " in line]
+    assert lines == ["dyndns-client --config /etc/dyndns-client/home6.conf --family 6"]
+    credentials = ("home6", settings["dyndns_hosts"][1]["password"])
+    curl(settings, f"/nic/update?hostname={name}&myip=2001:db8::66", credentials)
+    assert values(dns_server, name, "AAAA") == ["2001:db8::66"]
+    result = HOME6.run(f"PATH=/usr/local/bin:/usr/bin:/bin {lines[0]}")
+    assert (result.rc, result.stdout, result.stderr) == (0, "", "")
+    assert values(dns_server, name, "AAAA") == ["fd53:53::21"]
+    assert values(dns_server, name, "A") == []
+    ipv4 = HOME6.run(f"curl -4 -sS --max-time 5 https://{settings['dyndns_update_host']}/")
+    assert ipv4.rc != 0
 
 
 def test_client_credentials_are_root_only(settings):
@@ -323,24 +376,23 @@ def test_removing_a_name_removes_its_cron_line_and_credentials():
 
     result = run_playbook(SITE, "home")
     assert result.returncode == 0, result.output
-    assert len(cron_commands()) == 1
+    assert len(cron_commands()) == 2
     assert HOME.file("/etc/dyndns-client/home.conf").exists
 
 
 def test_device_settings_are_written_whole_and_shown_without_password(settings, tmp_path):
     result = run_playbook(DEVICES, None, {"client_device_settings_dir": str(tmp_path)})
     assert result.returncode == 0, result.output
-    host = settings["dyndns_hosts"][0]
+    devices = ["ddclient.conf", "fritzbox.txt", "inadyn.conf", "openwrt.txt", "pfsense.txt"]
+    hosts = settings["dyndns_hosts"]
     files = sorted(p.name for p in tmp_path.iterdir())
-    assert files == [
-        f"{host['name']}.{device}"
-        for device in ["ddclient.conf", "fritzbox.txt", "inadyn.conf", "openwrt.txt", "pfsense.txt"]
-    ]
-    for path in tmp_path.iterdir():
-        assert path.stat().st_mode & 0o777 == 0o600
-        assert host["password"] in path.read_text()
-        assert settings["dyndns_update_host"] in path.read_text()
-    assert host["password"] not in result.output
+    assert files == [f"{host['name']}.{device}" for host in hosts for device in devices]
+    for host in hosts:
+        for path in tmp_path.glob(f"{host['name']}.*"):
+            assert path.stat().st_mode & 0o777 == 0o600
+            assert host["password"] in path.read_text()
+            assert settings["dyndns_update_host"] in path.read_text()
+        assert host["password"] not in result.output
     assert "Update URL" in result.output
 
 
@@ -382,28 +434,31 @@ def test_update_reaches_the_secondary_within_seconds(settings, name, dns_server)
     address = f"203.0.113.{int(time.time()) % 200 + 20}"
     status, _, body = update(settings, name, f"&myip={address}")
     assert (status, body) == (200, f"good {address}")
-    start = time.monotonic()
-    while values(SECONDARY_ADDRESS, name, "A") != [address]:
-        assert time.monotonic() - start < 5, "the secondary did not show the update within 5 s"
-        time.sleep(0.1)
-    print(f"update visible on the secondary after {time.monotonic() - start:.2f} s")
+    seconds = wait_for(SECONDARY_ADDRESS, name, "A", [address])
+    print(f"update visible on the secondary after {seconds:.2f} s")
     zone = settings["dyndns_zone"]
     primary, secondary = soa(dns_server, zone), soa(SECONDARY_ADDRESS, zone)
     assert secondary.flags & dns.flags.AA
     assert primary.answer[0][0].serial == secondary.answer[0][0].serial
 
 
-def transfer(host, zone, key=None):
-    """kdig AXFR of ZONE from the primary, run on HOST, with the transfer key or none."""
+def transfer(host, zone, key=None, primary="172.30.53.10", query="AXFR"):
+    """kdig AXFR (or IXFR=serial) of ZONE from the primary, run on HOST, with the key or none."""
     option = f"-y hmac-sha512:dyndns-transfer:{key}" if key else ""
-    return host.run(f"kdig {option} @172.30.53.10 {zone} AXFR")
+    return host.run(f"kdig {option} @{primary} {zone} {query}")
+
+
+def transfer_key():
+    return re.search(
+        r"secret:\s*(\S+)", SECONDARY.file("/etc/knot/dyndns-transfer.key.conf").content_string
+    ).group(1)
 
 
 def test_zone_transfer_needs_the_key_and_a_secondary_address(settings):
     zone = settings["dyndns_zone"]
     key_file = SECONDARY.file("/etc/knot/dyndns-transfer.key.conf")
     assert (key_file.user, key_file.group, key_file.mode) == ("root", "knot", 0o640)
-    key = re.search(r"secret:\s*(\S+)", key_file.content_string).group(1)
+    key = transfer_key()
     allowed = transfer(SECONDARY, zone, key).stdout
     assert "SOA" in allowed and f"ns2.{zone}." in allowed, allowed
     for host, with_key in ((SECONDARY, None), (HOME, key)):
@@ -412,9 +467,36 @@ def test_zone_transfer_needs_the_key_and_a_secondary_address(settings):
         assert re.search(r"REFUSED|NOTAUTH|failed", result.stdout + result.stderr), result.stdout
 
 
+def test_knot_serves_transfers_and_notify_over_ipv6(settings, name, dns_server):
+    zone = settings["dyndns_zone"]
+    for server in (PRIMARY_ADDRESS6, SECONDARY_ADDRESS6):
+        answer = soa(server, zone)
+        assert answer.flags & dns.flags.AA
+        assert answer.answer[0][0].serial == soa(dns_server, zone).answer[0][0].serial
+    serial = soa(dns_server, zone).answer[0][0].serial
+    address = f"203.0.113.{int(time.time()) % 200 + 21}"
+    assert update(settings, name, f"&myip={address}")[2] == f"good {address}"
+    wait_for(SECONDARY_ADDRESS6, name, "A", [address])
+
+    key = transfer_key()
+    axfr = transfer(SECONDARY, zone, key, primary=PRIMARY_ADDRESS6)
+    assert f"{name}." in axfr.stdout and address in axfr.stdout, axfr.stdout
+    ixfr = transfer(SECONDARY, zone, key, primary=PRIMARY_ADDRESS6, query=f"IXFR={serial}")
+    assert address in ixfr.stdout and "SOA" in ixfr.stdout, ixfr.stdout
+    refused = transfer(HOME, zone, key, primary=PRIMARY_ADDRESS6)
+    assert "SOA" not in refused.stdout
+    # Knot sends its NOTIFY to the secondary's IPv6 address too, and it is answered.
+    log = SERVER.check_output("journalctl -u knot --no-pager -o cat")
+    assert f"notify, outgoing, remote {SECONDARY_ADDRESS6}@53" in log, log[-2000:]
+    assert not re.search(rf"notify, outgoing, remote {SECONDARY_ADDRESS6}@53.*failed", log)
+
+
 def resolve_validated(name, rdtype="A"):
-    """Ask the home client's validating resolver (unbound, the demo's trust anchor)."""
-    return HOME.check_output(f"kdig @127.0.0.1 +dnssec +retry=0 {name} {rdtype}")
+    """Ask the home client's validating resolver (unbound, the demo's trust anchor).
+
+    It listens on ::1 and asks the name servers over IPv6 only (do-ip4: no).
+    """
+    return HOME.check_output(f"kdig @::1 +dnssec +retry=0 {name} {rdtype}")
 
 
 def restart_resolver():
