@@ -13,7 +13,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.cache/collections
 export ANSIBLE_HOME := $(CURDIR)/.cache/ansible
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help demo demo-clean test bench lint unit molecule bootstrap venv collection
+.PHONY: help demo demo-clean test bench lint sanity unit molecule bootstrap venv collection
 
 help:
 	@echo "make demo        deploy the service into demo containers and show it working"
@@ -32,12 +32,16 @@ demo-clean: venv collection
 
 test: lint unit molecule
 
-lint: venv collection
+lint: venv collection sanity
 	yamllint --strict .
 	ansible-lint
 	ruff check .
 	ruff format --check .
 	antsibull-changelog lint
+
+# ansible-test sanity (ansible-core's checks of module docs, imports, ...); see the script.
+sanity: venv
+	scripts/sanity.sh
 
 # Unit tests, and integration tests against a real knotd each test starts on loopback.
 unit: bootstrap venv collection
