@@ -13,7 +13,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.cache/collections
 export ANSIBLE_HOME := $(CURDIR)/.cache/ansible
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help demo demo-clean test bench lint sanity unit molecule bootstrap venv collection
+.PHONY: help demo demo-clean test bench lint sanity build unit molecule bootstrap venv collection
 
 help:
 	@echo "make demo        deploy the service into demo containers and show it working"
@@ -32,7 +32,7 @@ demo-clean: venv collection
 
 test: lint unit molecule
 
-lint: venv collection sanity
+lint: venv collection sanity build
 	yamllint --strict .
 	ansible-lint
 	ruff check .
@@ -42,6 +42,18 @@ lint: venv collection sanity
 # ansible-test sanity (ansible-core's checks of module docs, imports, ...); see the script.
 sanity: venv
 	scripts/sanity.sh
+
+# The collection as users get it, .cache/build/selfhosted-dyndns-*.tar.gz: what they need is
+# in it, and no development file (a dotfile, the tests, molecule/, scripts/, ...).
+build: venv
+	rm -rf .cache/build
+	ansible-galaxy collection build --output-path .cache/build . >/dev/null
+	tar tzf .cache/build/selfhosted-dyndns-*.tar.gz >.cache/build/files.txt
+	for f in README.md LICENSE meta/runtime.yml changelogs/changelog.yaml playbooks/site.yml \
+	    plugins/modules/delegation_info.py roles/knot/tasks/main.yml files/dyndns_update/; do \
+	  grep -qx "$$f" .cache/build/files.txt || { echo "missing from the build: $$f"; exit 1; }; \
+	done
+	! grep -E '(^|/)(\.|__pycache__|.*\.pyc$$)|^(Makefile|pyproject|requirements|molecule|scripts|tests|inventories)|^changelogs/fragments' .cache/build/files.txt
 
 # Unit tests, and integration tests against a real knotd each test starts on loopback.
 unit: bootstrap venv collection
