@@ -66,7 +66,7 @@ molecule: bootstrap venv collection
 # The oldest ansible-core that meta/runtime.yml claims (requirements-oldest.txt, its own
 # virtualenv): the syntax of every playbook, and the knot scenario (converge, idempotence,
 # check, verify) run by Molecule with that ansible-playbook first on PATH. Of the bundle's
-# thousands of files only ansible-core's are compiled: a third of the time to install it.
+# thousands of files only ansible-core's are compiled: it installs in less than half the time.
 oldest: bootstrap venv collection $(OLDEST)/.installed
 	PATH=$(OLDEST)/bin:$$PATH ansible-playbook --version | sed -n 1p
 	PATH=$(OLDEST)/bin:$$PATH ansible-playbook --syntax-check -i localhost, playbooks/*.yml
