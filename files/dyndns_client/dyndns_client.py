@@ -167,7 +167,7 @@ def _read_ini(text: str, path: str) -> dict[str, str]:
     except configparser.MissingSectionHeaderError as error:
         raise ConfigError(f"{path}: line {error.lineno}: expected the [{SECTION}] header") from None
     except configparser.ParsingError as error:
-        lines = ", ".join(str(lineno) for lineno, _ in error.errors)
+        lines = ", ".join(str(lineno) for lineno, _line in error.errors)
         raise ConfigError(f"{path}: line {lines}: not a 'key = value' line") from None
     except (configparser.DuplicateOptionError, configparser.DuplicateSectionError) as error:
         what = getattr(error, "option", None) or f"section [{error.section}]"
@@ -386,7 +386,7 @@ def open_socket(
             raise TransportError(f"cannot resolve {host}: {error.strerror}") from None
         raise TransportError(f"no {label} address for {host}") from None
     failures: list[tuple[tuple[object, ...], OSError]] = []
-    for af, socktype, proto, _, sockaddr in infos:
+    for af, socktype, proto, _canonname, sockaddr in infos:
         sock = socket.socket(af, socktype, proto)
         try:
             sock.settimeout(timeout)

@@ -176,7 +176,7 @@ def parse_basic_auth(header: str | None) -> tuple[str, str] | None:
     """(username, password) of an `Authorization: Basic ...` header, None if unusable."""
     if not header:
         return None
-    scheme, _, value = header.strip().partition(" ")
+    scheme, _space, value = header.strip().partition(" ")
     if scheme.lower() != "basic" or not value.strip():
         return None
     try:

@@ -101,9 +101,9 @@ class DnsClient:
             setattr(self._sockets, str(kind), None)
 
     def _udp(self, message: dns.message.Message) -> dns.message.Message:
-        sock, _ = self._socket(socket.SOCK_DGRAM)
+        sock, _reused = self._socket(socket.SOCK_DGRAM)
         try:
-            response, _ = dns.query.udp_with_fallback(
+            response, _used_tcp = dns.query.udp_with_fallback(
                 message, self.server, timeout=self.timeout, port=self.port, udp_sock=sock
             )
         except BaseException:

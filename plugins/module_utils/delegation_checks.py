@@ -34,7 +34,8 @@ from ansible_collections.selfhosted.dyndns.plugins.module_utils.querier import (
 
 CRYPTOGRAPHY_IMPORT_ERROR: str | None
 try:
-    import cryptography  # noqa: F401 (dns.dnssec.validate needs it; only with dnssec)
+    # imported only to learn whether it is there: dns.dnssec.validate needs it (with dnssec)
+    import cryptography  # noqa: F401  # pylint: disable=unused-import
 except ImportError:
     CRYPTOGRAPHY_IMPORT_ERROR = traceback.format_exc()
 else:
@@ -649,7 +650,7 @@ def wait_for_record(
     querier = Querier(ask, port=port, timeout=timeout)
     name, rdtype = normalize(wait_for["name"]), wait_for["type"]
     wanted = wanted_value(rdtype, wait_for["value"])
-    arrival: dict[str, float | None] = {label: None for label, _ in servers}
+    arrival: dict[str, float | None] = {label: None for label, _address in servers}
     last: dict[str, Any] = {}
     pending = list(servers)
     start = time.monotonic()

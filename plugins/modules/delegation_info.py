@@ -27,7 +27,7 @@ description:
   - The queries are sent from the host the module runs on; run it where the internet's view
     matters, usually the controller (with C(delegate_to) V(localhost)).
 author:
-  - selfhosted.dyndns developers
+  - selfhosted.dyndns developers (@selfhosted)
 requirements:
   - dnspython >= 2.3
   - cryptography (only with O(dnssec); the Debian package is python3-cryptography)
@@ -202,7 +202,7 @@ ok:
 problems:
   description:
     - One entry per failed check.
-    - O(problems[].check) is one of C(parent_discovery), C(parent_ns), C(glue), C(soa),
+    - RV(problems[].check) is one of C(parent_discovery), C(parent_ns), C(glue), C(soa),
       C(serial), C(nxdomain), C(ds) (the DS records at the parent), C(dnssec) (a name server's
       keys or signatures, only with O(dnssec)) and C(round_trip) (a name server did not show
       the O(wait_for) record in time).
