@@ -107,3 +107,19 @@ collection: $(COLLECTION_LINK)
 $(COLLECTION_LINK):
 	mkdir -p $(dir $@)
 	ln -sfn $(CURDIR) $@
+
+# The tarball users install (README, "Install"): `make build` packs the version
+# galaxy.yml states; `make release VERSION=x.y.z` first sets that version and
+# turns the changelog fragments into CHANGELOG.rst. Neither commits nor tags.
+RELEASE_DIR := $(CURDIR)/.cache/release
+
+.PHONY: build release
+
+build: venv
+	ansible-galaxy collection build --force --output-path $(RELEASE_DIR)
+
+release: venv collection
+	@[[ "$(VERSION)" =~ ^[0-9]+\.[0-9]+\.[0-9]+$$ ]] || { echo "usage: make release VERSION=x.y.z" >&2; exit 2; }
+	sed -i -E 's/^version: .*/version: $(VERSION)/' galaxy.yml
+	antsibull-changelog release
+	$(MAKE) build
