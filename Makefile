@@ -14,13 +14,15 @@ export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.cache/collections
 export ANSIBLE_HOME := $(CURDIR)/.cache/ansible
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help demo demo-clean test bench lint sanity build unit molecule bootstrap venv collection
+.PHONY: help demo demo-clean test bench lint sanity build release unit molecule bootstrap venv collection
 
 help:
 	@echo "make demo        deploy the service into demo containers (Debian 13) and show it working"
 	@echo "make demo-clean  remove the demo containers"
 	@echo "make test        lint, unit and integration tests, every Molecule scenario"
 	@echo "make bench       the update path against the seed design and Knot alone (a table)"
+	@echo "make build       the collection's tarball, in .cache/build/"
+	@echo "make release VERSION=x.y.z   set the version, write CHANGELOG.rst, build"
 
 demo: bootstrap venv collection
 	molecule create
@@ -108,16 +110,9 @@ $(COLLECTION_LINK):
 	mkdir -p $(dir $@)
 	ln -sfn $(CURDIR) $@
 
-# The tarball users install (README, "Install"): `make build` packs the version
-# galaxy.yml states; `make release VERSION=x.y.z` first sets that version and
-# turns the changelog fragments into CHANGELOG.rst. Neither commits nor tags.
-RELEASE_DIR := $(CURDIR)/.cache/release
-
-.PHONY: build release
-
-build: venv
-	ansible-galaxy collection build --force --output-path $(RELEASE_DIR)
-
+# `make release VERSION=x.y.z` sets that version in galaxy.yml, turns the changelog
+# fragments into CHANGELOG.rst and builds the tarball (`make build`, .cache/build/). It
+# neither commits nor tags.
 release: venv collection
 	@[[ "$(VERSION)" =~ ^[0-9]+\.[0-9]+\.[0-9]+$$ ]] || { echo "usage: make release VERSION=x.y.z" >&2; exit 2; }
 	sed -i -E 's/^version: .*/version: $(VERSION)/' galaxy.yml
