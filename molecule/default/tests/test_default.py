@@ -202,6 +202,8 @@ def test_update_over_ipv6_sets_the_aaaa_from_the_caller_and_keeps_the_a(settings
     status, _, body = update(settings, name, family=6)
     assert (status, body) == (200, f"good {HOME_ADDRESS6}")
     for server in (PRIMARY_ADDRESS6, SECONDARY_ADDRESS6):
+        # A secondary follows a second or so later: first the A, then the AAAA arrives.
+        wait_for(server, name, "A", ["203.0.113.45"])
         wait_for(server, name, "AAAA", [HOME_ADDRESS6])
         assert values(server, name, "A") == ["203.0.113.45"]
     access = SERVER.check_output("tail -n 3 /var/log/apache2/access.log")
@@ -549,6 +551,8 @@ def test_wrong_ds_at_the_parent_fails_the_check_and_validation(settings, name):
 
 
 def test_check_mode_on_the_converged_stack_reports_no_change():
+    for client in (HOME, HOME6):
+        assert client.run("systemctl start cron").rc == 0  # as converged, before clients_quiet
     result = run_playbook(SITE, None, options=["--check", "--diff"])
     assert result.returncode == 0, result.output
     recap = re.findall(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)", result.output, re.M)
