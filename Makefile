@@ -69,8 +69,9 @@ unit: bootstrap venv collection
 molecule: bootstrap venv collection build $(OLDEST)/.installed
 	DYNDNS_DEBIAN=13 molecule test --scenario-name default
 	rm -rf .cache/installed
-	ansible-galaxy collection install --offline -p .cache/installed .cache/build/*.tar.gz
 	export PATH=$(OLDEST)/bin:$$PATH ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/.cache/installed; \
+	  ansible-galaxy collection install --offline -p .cache/installed .cache/build/*.tar.gz; \
+	  ansible-galaxy collection list selfhosted.dyndns; \
 	  ansible-playbook --version | sed -n 1p; \
 	  ansible-playbook --syntax-check -i localhost, playbooks/*.yml; \
 	  DYNDNS_DEBIAN=12 molecule test --scenario-name default
