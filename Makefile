@@ -53,10 +53,11 @@ build: venv
 	ansible-galaxy collection build --output-path .cache/build . >/dev/null
 	tar tzf .cache/build/selfhosted-dyndns-*.tar.gz >.cache/build/files.txt
 	for f in README.md LICENSE meta/runtime.yml changelogs/changelog.yaml playbooks/site.yml \
-	    plugins/modules/delegation_info.py roles/knot/tasks/main.yml files/dyndns_update/; do \
+	    plugins/modules/delegation_info.py roles/knot/tasks/main.yml files/dyndns_update/ \
+	    inventories/example/hosts.yml; do \
 	  grep -qx "$$f" .cache/build/files.txt || { echo "missing from the build: $$f"; exit 1; }; \
 	done
-	! grep -E '(^|/)(\.|__pycache__|.*\.pyc$$)|^(Makefile|pyproject|requirements|molecule|scripts|tests|inventories)|^changelogs/fragments' .cache/build/files.txt
+	! grep -E '(^|/)(\.|__pycache__|.*\.pyc$$)|^(Makefile|pyproject|requirements|molecule|scripts|tests|inventories/demo)|^changelogs/fragments' .cache/build/files.txt
 
 # Unit tests, and integration tests against a real knotd each test starts on loopback.
 unit: bootstrap venv collection
