@@ -255,6 +255,7 @@ def config_state(host):
         ({"knot_nameservers": [{"name": "ns9.dyn.example.test"}]}, "missing for ['ns9."),
         ({"knot_update_types": ["NS"]}, "knot_update_types"),
         ({"dyndns_hosts": [{"name": "ns1"}]}, "renaming ['ns1.dyn.example.test'] is needed"),
+        ({"dyndns_hosts": [{"name": "home", "types": []}]}, "are one or more of"),
     ],
 )
 def test_bad_settings_fail_clearly_and_change_nothing(host, extra, message):
