@@ -218,15 +218,22 @@ class DyndnsApp:
         client: str,
     ) -> None:
         updated = result.code in (Code.GOOD, Code.NOCHG)
-        address = txt = None
+        request = result.request or request
+        address = txt = cleared = prefix = None
         if updated and request.addresses:
             address = protocol.format_addresses(request.addresses)
+        if updated and request.clear:
+            cleared = ",".join(sorted(request.clear))
+        if updated and request.lan_prefix is not None:
+            prefix = str(request.lan_prefix)
         if updated and request.txt is not None:
             txt = "set" if request.txt else "delete"
         log_line(
             **host_fields(raw, result.host),
             result=result.code,
             address=address,
+            cleared=cleared,
+            prefix=prefix,
             txt=txt,
             user=caller.user,
             via=caller.via,

@@ -32,10 +32,27 @@ class MissingFileError(ConfigError):
 
 
 @dataclass(frozen=True)
+class LanMachine:
+    """A machine behind the host's router: its AAAA is the router's prefix + its id."""
+
+    name: str
+    interface_id: ipaddress.IPv6Address
+    prefix_length: int = 64
+
+
+@dataclass(frozen=True)
 class HostConfig:
     name: str
     username: str
     types: frozenset[str]
+    aliases: tuple[str, ...] = ()  # names that get the host's own A and AAAA
+    lan: tuple[LanMachine, ...] = ()
+    empty_clears: bool = False  # an empty address parameter deletes that family
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Every name the host owns."""
+        return (self.name, *self.aliases, *(m.name for m in self.lan))
 
 
 @dataclass(frozen=True)
@@ -136,13 +153,38 @@ class _Fields:
         return float(value)
 
 
+def _own_name(name: Any, host: str, zone: str, fields: _Fields, key: str) -> str:
+    """An alias or LAN machine's name: an FQDN in the zone, or `*.<host>`."""
+    if name == "*." + host:
+        return name
+    if not isinstance(name, str) or protocol.normalize_hostname(name) != name:
+        raise fields.error(key, f"has '{name}', not a lowercase FQDN without trailing dot")
+    if not protocol.is_in_zone(name, zone) or name == zone:
+        raise fields.error(key, f"has '{name}', not a name inside zone '{zone}'")
+    return name
+
+
+def _parse_lan(data: Any, host: str, zone: str, fields: _Fields) -> LanMachine:
+    machine = _Fields(data, f"{fields.where}: field 'lan'")
+    machine.check_keys(("name", "interface_id", "prefix_length"))
+    try:
+        interface_id = ipaddress.IPv6Address(machine.string("interface_id"))
+    except ValueError as err:
+        raise machine.error("interface_id", "must be an IPv6 address") from err
+    return LanMachine(
+        name=_own_name(machine.data.get("name"), host, zone, fields, "lan"),
+        interface_id=interface_id,
+        prefix_length=machine.integer("prefix_length", 64, 32, 120),
+    )
+
+
 def _parse_host(name: str, data: Any, zone: str, where: str) -> HostConfig:
     if protocol.normalize_hostname(name) != name:
         raise ConfigError(f"{where}: host '{name}' is not a lowercase FQDN without trailing dot")
     if not protocol.is_in_zone(name, zone):
         raise ConfigError(f"{where}: host '{name}' is not inside zone '{zone}'")
     fields = _Fields(data, f"{where}: host '{name}'")
-    fields.check_keys(("username", "types"))
+    fields.check_keys(("username", "types", "aliases", "lan", "empty_clears"))
     username = fields.string("username")
     if not auth.USERNAME_RE.match(username):
         raise fields.error("username", "may hold only letters, digits and . _ @ + -")
@@ -154,7 +196,35 @@ def _parse_host(name: str, data: Any, zone: str, where: str) -> HostConfig:
         or not all(t in RECORD_TYPES for t in types)
     ):
         raise fields.error("types", f"must be a non-empty list of distinct {RECORD_TYPES}")
-    return HostConfig(name=name, username=username, types=frozenset(types))
+    aliases, lan = fields.data.get("aliases", []), fields.data.get("lan", [])
+    if not isinstance(aliases, list) or not isinstance(lan, list):
+        raise fields.error("aliases" if not isinstance(aliases, list) else "lan", "must be a list")
+    if aliases and not {"A", "AAAA"} & set(types):
+        raise fields.error("aliases", "needs type A or AAAA")
+    if lan and "AAAA" not in types:
+        raise fields.error("lan", "needs type AAAA")
+    empty_clears = fields.data.get("empty_clears", False)
+    if not isinstance(empty_clears, bool):
+        raise fields.error("empty_clears", "must be true or false")
+    return HostConfig(
+        name=name,
+        username=username,
+        types=frozenset(types),
+        aliases=tuple(_own_name(a, name, zone, fields, "aliases") for a in aliases),
+        lan=tuple(_parse_lan(m, name, zone, fields) for m in lan),
+        empty_clears=empty_clears,
+    )
+
+
+def _check_owners(hosts: dict[str, HostConfig], where: str) -> dict[str, HostConfig]:
+    """Each name has one owner."""
+    owner: dict[str, str] = {}
+    for host in hosts.values():
+        for name in host.names:
+            if name in owner:
+                raise ConfigError(f"{where}: host '{host.name}': name '{name}' is taken")
+            owner[name] = host.name
+    return hosts
 
 
 def parse_config(data: Any, where: str) -> Config:
@@ -205,7 +275,9 @@ def parse_config(data: Any, where: str) -> Config:
             ipv6_prefix=abuse.integer("ipv6_prefix", 64, 32, 128),
             state_file=abuse.optional_string("state_file"),
         ),
-        hosts={name: _parse_host(name, value, zone, where) for name, value in hosts.items()},
+        hosts=_check_owners(
+            {name: _parse_host(name, value, zone, where) for name, value in hosts.items()}, where
+        ),
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from urllib.parse import parse_qs
 
@@ -13,6 +13,8 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Params = Mapping[str, Sequence[str]]
 
 MAX_TXT_VALUES = 4
+CLEAR = "none"  # the value of myipv4/myipv6/myip6 that deletes the family
+PREFIX_LENGTHS = range(32, 65)  # what a router may report as its LAN prefix
 MAX_TXT_LENGTH = 255
 ACME_LABEL = "_acme-challenge"
 
@@ -53,10 +55,30 @@ class UpdateRequest:
     ipv4: ipaddress.IPv4Address | None = None
     ipv6: ipaddress.IPv6Address | None = None
     txt: tuple[str, ...] | None = None  # None: leave TXT alone; (): delete the TXT set
+    clear: frozenset[str] = frozenset()  # "A"/"AAAA": delete that family at the host's names
+    lan_prefix: ipaddress.IPv6Address | None = None  # the router's LAN prefix, as given
+    empty: frozenset[str] = frozenset()  # families whose parameter came empty, nothing else
+    from_caller: bool = False  # the address is the caller's own (no address parameter)
 
     @property
     def addresses(self) -> tuple[IPAddress, ...]:
         return tuple(a for a in (self.ipv4, self.ipv6) if a is not None)
+
+    @property
+    def prefix(self) -> ipaddress.IPv6Address | None:
+        """Where the LAN machines' addresses take their prefix from: the prefix the router
+        reported, else the IPv6 address the request carries (its /64 by default)."""
+        return self.lan_prefix or self.ipv6
+
+    def for_host(self, empty_clears: bool) -> UpdateRequest:
+        """The request as a host with `empty_clears` reads it: an empty address parameter
+        deletes that family (deSEC's convention), and the caller's own address is not used."""
+        if not empty_clears or not self.empty:
+            return self
+        kept = {} if not self.from_caller else {"ipv4": None, "ipv6": None}
+        return replace(
+            self, clear=self.clear | self.empty, empty=frozenset(), from_caller=False, **kept
+        )
 
 
 def parse_query(query_string: str) -> dict[str, list[str]]:
@@ -141,38 +163,90 @@ def parse_txt(values: Sequence[str] | None) -> tuple[str, ...] | None:
     return tuple(dict.fromkeys(values))
 
 
-def parse_update_request(params: Params, remote_addr: str | None) -> UpdateRequest:
-    """Addresses and TXT values of a request, by the rules in README.md.
+# The address parameters: name -> the family it may carry (None: either).
+ADDRESS_PARAMS = {"myip": None, "myipv4": 4, "myipv6": 6, "myip6": 6}
+PREFIX_PARAMS = ("ip6lanprefix", "myipv6prefix")
+_FAMILY_TYPE = {4: "A", 6: "AAAA"}
 
-    Explicit `myip`/`myipv6`/`myip6` values win; without them the caller's own
-    address is used, unless the request carries `txt` (then no address is set).
+
+def parse_prefix(params: Params) -> ipaddress.IPv6Address | None:
+    """The LAN prefix a router reports (`2001:db8:1:2::/64`; without a length, /64), as
+    its network address; None when no prefix parameter holds a value."""
+    prefixes = set()
+    for item in [i for name in PREFIX_PARAMS for i in split_values(params.get(name))]:
+        try:
+            network = ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise BadRequest(Code.BADIP, "prefix unusable") from None
+        if isinstance(network, ipaddress.IPv4Network):
+            raise BadRequest(Code.BADIP, "IPv4 prefix in an IPv6 prefix parameter")
+        if "/" not in item:
+            network = network.supernet(new_prefix=64)
+        if network.prefixlen not in PREFIX_LENGTHS:
+            raise BadRequest(Code.BADIP, "prefix length not /32 to /64")
+        if "%" in item or not is_usable_address(network.network_address):
+            raise BadRequest(Code.BADIP, "prefix unusable")
+        prefixes.add(network.network_address)
+    if len(prefixes) > 1:
+        raise BadRequest(Code.BADIP, "more than one prefix")
+    return next(iter(prefixes), None)
+
+
+def lan_address(
+    prefix: ipaddress.IPv6Address, interface_id: ipaddress.IPv6Address, length: int
+) -> ipaddress.IPv6Address:
+    """The first `length` bits of `prefix`, the rest of `interface_id`."""
+    host_bits = (1 << (128 - length)) - 1
+    return ipaddress.IPv6Address((int(prefix) & ~host_bits) | (int(interface_id) & host_bits))
+
+
+def parse_update_request(params: Params, remote_addr: str | None) -> UpdateRequest:
+    """Addresses, families to clear, LAN prefix and TXT values of a request, by the rules
+    in README.md.
+
+    Explicit address parameters win; without any, the caller's own address is used,
+    unless the request carries `txt` (then no address is set).
     """
     txt = parse_txt(params.get("txt"))
-    v4_items = split_values(params.get("myip"))
-    v6_items = split_values(params.get("myipv6")) + split_values(params.get("myip6"))
-    if not v4_items and not v6_items:
-        if txt is not None:
-            return UpdateRequest(txt=txt)
-        v4_items = [remote_addr or ""]
-    ipv4: set[ipaddress.IPv4Address] = set()
-    ipv6: set[ipaddress.IPv6Address] = set()
-    for items, only_v6 in ((v4_items, False), (v6_items, True)):
+    found: dict[str, set[IPAddress]] = {"A": set(), "AAAA": set()}
+    clear: set[str] = set()
+    empty: set[str] = set()
+    for name, family in ADDRESS_PARAMS.items():
+        items = split_values(params.get(name))
+        if name in params and not items:
+            empty.add(_FAMILY_TYPE.get(family or 4, "A"))
         for item in items:
+            if item.lower() == CLEAR:
+                if family is None:
+                    raise BadRequest(Code.BADIP, "none in myip: say myipv4=none or myipv6=none")
+                clear.add(_FAMILY_TYPE[family])
+                continue
             address = parse_address(item)
             if address is None:
                 raise BadRequest(Code.BADIP, "address unusable")
-            if isinstance(address, ipaddress.IPv6Address):
-                ipv6.add(address)
-            elif only_v6:
-                raise BadRequest(Code.BADIP, "IPv4 address in an IPv6 parameter")
-            else:
-                ipv4.add(address)
-    if len(ipv4) > 1 or len(ipv6) > 1:
+            if family is not None and address.version != family:
+                raise BadRequest(Code.BADIP, f"IPv{address.version} address in {name}")
+            found[_FAMILY_TYPE[address.version]].add(address)
+    empty -= clear | {rdtype for rdtype, addresses in found.items() if addresses}
+    from_caller = not any(found.values()) and not clear and txt is None
+    if from_caller:
+        address = parse_address(remote_addr or "")
+        if address is None:
+            raise BadRequest(Code.BADIP, "address unusable")
+        found[_FAMILY_TYPE[address.version]].add(address)
+    if any(len(addresses) > 1 for addresses in found.values()):
         raise BadRequest(Code.BADIP, "more than one address of a family")
+    if any(found[rdtype] for rdtype in clear):
+        raise BadRequest(Code.BADIP, "a family both set and cleared")
+    addresses = [a for family in found.values() for a in family]
     return UpdateRequest(
-        ipv4=next(iter(ipv4), None),
-        ipv6=next(iter(ipv6), None),
+        ipv4=next((a for a in addresses if isinstance(a, ipaddress.IPv4Address)), None),
+        ipv6=next((a for a in addresses if isinstance(a, ipaddress.IPv6Address)), None),
         txt=txt,
+        clear=frozenset(clear),
+        lan_prefix=parse_prefix(params),
+        empty=frozenset(empty),
+        from_caller=from_caller,
     )
 
 

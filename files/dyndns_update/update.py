@@ -15,7 +15,14 @@ from dataclasses import dataclass
 
 from .config import Config, HostConfig
 from .dnsio import DnsClient, DnsRejected, DnsUnreachable, RRsetChange, make_rdatas
-from .protocol import Code, UpdateRequest, acme_name, format_line, normalize_hostname
+from .protocol import (
+    Code,
+    UpdateRequest,
+    acme_name,
+    format_line,
+    lan_address,
+    normalize_hostname,
+)
 
 
 @dataclass(frozen=True)
@@ -26,29 +33,39 @@ class HostResult:
     code: Code
     line: str
     error: str = ""  # why, for the log; never holds a secret
+    request: UpdateRequest | None = None  # what was asked of this host, as it reads it
 
 
-def wanted_rrsets(host: str, request: UpdateRequest) -> list[RRsetChange]:
-    """The RRsets `request` asks for at `host`; the families not asked for are absent."""
+def wanted_rrsets(host: HostConfig, request: UpdateRequest) -> list[RRsetChange]:
+    """The RRsets `request` asks for at the names of `host`; what it does not ask for is
+    absent. The host's addresses go to the host and its aliases; its LAN machines get the
+    prefix + their interface id, or lose their AAAA with the host's when no prefix is known."""
     changes = []
-    if request.ipv4 is not None:
-        changes.append(RRsetChange(host, "A", (str(request.ipv4),)))
-    if request.ipv6 is not None:
-        changes.append(RRsetChange(host, "AAAA", (str(request.ipv6),)))
+    for rdtype, address in (("A", request.ipv4), ("AAAA", request.ipv6)):
+        if address is not None or rdtype in request.clear:
+            values = (str(address),) if address is not None else ()
+            changes += [RRsetChange(name, rdtype, values) for name in (host.name, *host.aliases)]
+    prefix = request.prefix
+    for machine in host.lan:
+        if prefix is not None:
+            address = lan_address(prefix, machine.interface_id, machine.prefix_length)
+            changes.append(RRsetChange(machine.name, "AAAA", (str(address),)))
+        elif "AAAA" in request.clear:
+            changes.append(RRsetChange(machine.name, "AAAA", ()))
     if request.txt is not None:
-        changes.append(RRsetChange(acme_name(host), "TXT", request.txt))
+        changes.append(RRsetChange(acme_name(host.name), "TXT", request.txt))
     return changes
 
 
 def allowed_types_missing(host: HostConfig, request: UpdateRequest) -> list[str]:
     """The record types `request` needs that `host` may not change."""
-    needed = {c.rdtype for c in wanted_rrsets(host.name, request)}
+    needed = {c.rdtype for c in wanted_rrsets(host, request)}
     return sorted(needed - host.types)
 
 
 def update_host(client: DnsClient, host: HostConfig, request: UpdateRequest, ttl: int) -> Code:
     """good or nochg; raises DnsUnreachable / DnsRejected with nothing changed."""
-    wanted = wanted_rrsets(host.name, request)
+    wanted = wanted_rrsets(host, request)
     if all(client.fetch(c.name, c.rdtype) == make_rdatas(c.rdtype, c.values) for c in wanted):
         return Code.NOCHG
     client.replace(wanted, ttl)
@@ -71,6 +88,7 @@ class Updater:
     ) -> list[HostResult]:
         """One result per requested name, in request order."""
         config, client = self.config, self.client
+        asked = request
         results = []
         unreachable = ""  # once the server is unreachable, the later hosts do not wait again
         for raw in raw_names:
@@ -82,6 +100,7 @@ class Updater:
             if host is None or not may_update(host):
                 results.append(HostResult(name, Code.NOHOST, format_line(Code.NOHOST)))
                 continue
+            request = asked.for_host(host.empty_clears)
             missing = allowed_types_missing(host, request)
             if missing:
                 error = "type not allowed: " + ",".join(missing)
@@ -101,5 +120,6 @@ class Updater:
             except DnsRejected as err:
                 results.append(HostResult(name, Code.DNSERR, "dnserr", str(err)))
                 continue
-            results.append(HostResult(name, code, format_line(code, request.addresses)))
+            line = format_line(code, request.addresses)
+            results.append(HostResult(name, code, line, request=request))
         return results

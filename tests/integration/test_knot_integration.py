@@ -41,7 +41,11 @@ def make(tmp_path: Path, keys: dict[str, str]) -> Callable[..., DyndnsApp]:
     """An app for the given knotd (or port), with the update key unless told otherwise."""
 
     def build(
-        knot: Knot | None = None, port: int = 0, key: str | None = None, zone: str = ZONE
+        knot: Knot | None = None,
+        port: int = 0,
+        key: str | None = None,
+        zone: str = ZONE,
+        **overrides: Any,
     ) -> DyndnsApp:
         (tmp_path / "tsig.key").write_text((key or keys["dyndns-update"]) + "\n")
         credentials = {
@@ -53,7 +57,7 @@ def make(tmp_path: Path, keys: dict[str, str]) -> Callable[..., DyndnsApp]:
         }
         (tmp_path / "credentials.json").write_text(json.dumps(credentials))
         os.chmod(tmp_path / "credentials.json", 0o600)
-        config = app_config(tmp_path, zone=zone, port=knot.port if knot else port)
+        config = app_config(tmp_path, zone=zone, port=knot.port if knot else port, **overrides)
         (tmp_path / "config.json").write_text(json.dumps(config))
         return make_app(str(tmp_path / "config.json"))
 
@@ -343,3 +347,107 @@ def test_over_real_http(http_server: str, knot: Knot) -> None:
         assert error.code == 401
         assert error.headers["WWW-Authenticate"] == 'Basic realm="dyndns"'
         assert error.read() == b"badauth\n"
+
+
+# A router's host with names of its own: aliases, a wildcard, two LAN machines (one
+# under it, one in another /64 of a /56), and a host that reads empty as "clear".
+WWW, WILD, LAN_NAS, PRINTER = f"www.{HOME}", f"*.{HOME}", f"nas.{HOME}", f"printer.{ZONE}"
+LAN_HOSTS = {
+    HOME: {
+        "username": "home",
+        "aliases": [WWW, WILD],
+        "lan": [
+            {"name": LAN_NAS, "interface_id": "::1234:5678:9abc:def0"},
+            {"name": PRINTER, "interface_id": "2001:db8:ffff:3:0:0:0:10", "prefix_length": 56},
+        ],
+    },
+    OTHER: {"username": "other", "empty_clears": True},
+}
+
+
+@pytest.fixture
+def lan_app(knot: Knot, make: Callable[..., DyndnsApp]) -> DyndnsApp:
+    return make(knot, hosts=LAN_HOSTS)
+
+
+def aaaa(knot: Knot) -> dict[str, set[str]]:
+    return {name: knot.records(name, "AAAA") for name in (HOME, WWW, WILD, LAN_NAS, PRINTER)}
+
+
+def test_fritzbox_prefix_sets_every_name_in_one_update(lan_app: DyndnsApp, knot: Knot) -> None:
+    serial = knot.serial()
+    query = "&myip=203.0.113.7&myipv6=2001:db8:99::1&ip6lanprefix=2001:db8:1:200::/64"
+    assert update(lan_app, f"hostname={HOME}{query}") == "good 203.0.113.7,2001:db8:99::1\n"
+    assert aaaa(knot) == {
+        HOME: {"2001:db8:99::1"},
+        WWW: {"2001:db8:99::1"},
+        WILD: {"2001:db8:99::1"},
+        LAN_NAS: {"2001:db8:1:200:1234:5678:9abc:def0"},
+        PRINTER: {"2001:db8:1:203::10"},
+    }
+    assert {knot.records(n, "A") == {"203.0.113.7"} for n in (HOME, WWW, WILD)} == {True}
+    assert knot.records(f"anything.{HOME}", "A") == {"203.0.113.7"}  # the wildcard answers
+    assert knot.records(LAN_NAS, "A") == set()
+    assert knot.serial() == serial + 1
+    assert update(lan_app, f"hostname={HOME}{query}") == "nochg 203.0.113.7,2001:db8:99::1\n"
+    assert knot.serial() == serial + 1
+    # a new prefix: every LAN machine moves, in one serial, the rest stays
+    moved = query.replace("2001:db8:1:200::", "2001:db8:7:700::")
+    assert update(lan_app, f"hostname={HOME}{moved}") == "good 203.0.113.7,2001:db8:99::1\n"
+    assert knot.serial() == serial + 2
+    assert aaaa(knot)[LAN_NAS] == {"2001:db8:7:700:1234:5678:9abc:def0"}
+    assert aaaa(knot)[PRINTER] == {"2001:db8:7:703::10"}
+    assert aaaa(knot)[HOME] == {"2001:db8:99::1"}
+
+
+def test_without_a_prefix_the_callers_64_is_used(lan_app: DyndnsApp, knot: Knot) -> None:
+    assert (
+        update(lan_app, f"hostname={HOME}", REMOTE_ADDR="2001:db8:5:6::9")
+        == "good 2001:db8:5:6::9\n"
+    )
+    assert aaaa(knot)[LAN_NAS] == {"2001:db8:5:6:1234:5678:9abc:def0"}
+    update(lan_app, f"hostname={HOME}", REMOTE_ADDR="203.0.113.9")  # IPv4 only: LAN untouched
+    assert aaaa(knot)[LAN_NAS] == {"2001:db8:5:6:1234:5678:9abc:def0"}
+
+
+def test_clearing_ipv6_keeps_the_a_records(lan_app: DyndnsApp, knot: Knot) -> None:
+    update(lan_app, f"hostname={HOME}&myip=203.0.113.7,2001:db8:5:6::9")
+    serial = knot.serial()
+    assert update(lan_app, f"hostname={HOME}&myipv6=none") == "good\n"
+    assert set().union(*aaaa(knot).values()) == set()
+    assert knot.records(HOME, "A") == knot.records(WWW, "A") == {"203.0.113.7"}
+    assert knot.serial() == serial + 1
+    assert update(lan_app, f"hostname={HOME}&myipv6=none") == "nochg\n"
+    assert (
+        update(lan_app, f"hostname={HOME}&myipv4=none&myipv6=2001:db8::1") == "good 2001:db8::1\n"
+    )
+    assert knot.records(HOME, "A") == knot.records(WILD, "A") == set()
+
+
+def test_an_empty_address_clears_only_where_the_host_asked(lan_app: DyndnsApp, knot: Knot) -> None:
+    for host, credentials in ((HOME, HOME_AUTH), (OTHER, OTHER_AUTH)):
+        update(lan_app, f"hostname={host}&myip=203.0.113.7,2001:db8::7", authorization=credentials)
+    fritzbox_lost_ipv6 = "&myip=203.0.113.7&myipv6=&ip6lanprefix="
+    assert update(lan_app, f"hostname={HOME}{fritzbox_lost_ipv6}") == "nochg 203.0.113.7\n"
+    assert knot.records(HOME, "AAAA") == {"2001:db8::7"}
+    body = update(lan_app, f"hostname={OTHER}{fritzbox_lost_ipv6}", authorization=OTHER_AUTH)
+    assert body == "good 203.0.113.7\n"
+    assert knot.records(OTHER, "AAAA") == set()
+    assert knot.records(OTHER, "A") == {"203.0.113.7"}
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "ip6lanprefix=2001:db8:1:2::/80",
+        "ip6lanprefix=203.0.113.0/24",
+        "ip6lanprefix=junk",
+        "myip=none",
+    ],
+)
+def test_a_bad_prefix_or_clear_changes_nothing(lan_app: DyndnsApp, knot: Knot, query: str) -> None:
+    update(lan_app, f"hostname={HOME}&myip=203.0.113.7,2001:db8::7")
+    serial = knot.serial()
+    assert update(lan_app, f"hostname={HOME}&myipv6=2001:db8::8&{query}") == "badip\n"
+    assert knot.serial() == serial
+    assert knot.records(HOME, "AAAA") == {"2001:db8::7"}

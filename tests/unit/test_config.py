@@ -51,6 +51,28 @@ def _with(tmp_path: Path, change: Callable[[dict[str, Any]], None]) -> dict[str,
 
 
 HOME = f"home.{ZONE}"
+LAN_MACHINE = {"name": f"nas.home.{ZONE}", "interface_id": "::1234:5678:9abc:def0"}
+
+
+def test_a_host_with_aliases_wildcard_and_lan_machines(tmp_path: Path) -> None:
+    def change(data: dict[str, Any]) -> None:
+        data["hosts"][HOME].update(
+            aliases=[f"www.home.{ZONE}", f"*.home.{ZONE}"],
+            lan=[
+                LAN_MACHINE,
+                {"name": f"printer.{ZONE}", "interface_id": "::10", "prefix_length": 56},
+            ],
+            empty_clears=True,
+        )
+
+    host = parse_config(_with(tmp_path, change), "config.json").hosts[HOME]
+    assert host.aliases == (f"www.home.{ZONE}", f"*.home.{ZONE}")
+    assert [(m.name, str(m.interface_id), m.prefix_length) for m in host.lan] == [
+        (f"nas.home.{ZONE}", "::1234:5678:9abc:def0", 64),
+        (f"printer.{ZONE}", "::10", 56),
+    ]
+    assert host.empty_clears
+    assert host.names == (HOME, *host.aliases, f"nas.home.{ZONE}", f"printer.{ZONE}")
 
 
 @pytest.mark.parametrize(
@@ -83,6 +105,39 @@ HOME = f"home.{ZONE}"
         (lambda d: d["hosts"][HOME].update(types=[]), "field 'types' must be a non-empty"),
         (lambda d: d["hosts"][HOME].update(types=["A", "A"]), "field 'types' must be"),
         (lambda d: d["hosts"][HOME].update(typ=["A"]), "field 'typ' is unknown"),
+        (lambda d: d["hosts"][HOME].update(aliases="www"), "field 'aliases' must be a list"),
+        (lambda d: d["hosts"][HOME].update(aliases=["www"]), "has 'www', not a lowercase FQDN"),
+        (lambda d: d["hosts"][HOME].update(aliases=[ZONE]), f"has '{ZONE}', not a name inside"),
+        (lambda d: d["hosts"][HOME].update(aliases=["www.example.test"]), "not a name inside"),
+        (lambda d: d["hosts"][HOME].update(aliases=[f"*.nas.{ZONE}"]), "not a lowercase FQDN"),
+        (lambda d: d["hosts"][HOME].update(aliases=[f"nas.{ZONE}"]), f"'nas.{ZONE}' is taken"),
+        (lambda d: d["hosts"][HOME].update(aliases=[HOME]), f"'{HOME}' is taken"),
+        (
+            lambda d: d["hosts"][HOME].update(types=["TXT"], aliases=[f"w.{ZONE}"]),
+            "field 'aliases' needs type A or AAAA",
+        ),
+        (lambda d: d["hosts"][HOME].update(lan={}), "field 'lan' must be a list"),
+        (
+            lambda d: d["hosts"][HOME].update(types=["A"], lan=[LAN_MACHINE]),
+            "field 'lan' needs type AAAA",
+        ),
+        (
+            lambda d: d["hosts"][HOME].update(lan=[{**LAN_MACHINE, "interface_id": "1.2.3.4"}]),
+            "field 'lan': field 'interface_id' must be an IPv6 address",
+        ),
+        (
+            lambda d: d["hosts"][HOME].update(lan=[{**LAN_MACHINE, "prefix_length": 16}]),
+            "field 'prefix_length' must be an integer from 32 to 120",
+        ),
+        (
+            lambda d: d["hosts"][HOME].update(lan=[{**LAN_MACHINE, "mac": "x"}]),
+            "field 'mac' is unknown",
+        ),
+        (
+            lambda d: d["hosts"][HOME].update(lan=[LAN_MACHINE, LAN_MACHINE]),
+            f"'nas.home.{ZONE}' is taken",
+        ),
+        (lambda d: d["hosts"][HOME].update(empty_clears="yes"), "'empty_clears' must be true"),
     ],
 )
 def test_config_errors_name_the_field(

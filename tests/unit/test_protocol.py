@@ -13,6 +13,7 @@ from dyndns_update.protocol import (
     format_body,
     format_line,
     is_in_zone,
+    lan_address,
     normalize_hostname,
     parse_address,
     parse_query,
@@ -122,9 +123,9 @@ def bad(query: str, remote: str | None = "198.51.100.2") -> Code:
 
 
 def test_default_is_remote_addr_family_only() -> None:
-    assert req("hostname=h", "203.0.113.7") == UpdateRequest(ipv4=V4)
-    assert req("hostname=h", "2001:db8::7") == UpdateRequest(ipv6=V6)
-    assert req("hostname=h", "::ffff:203.0.113.7") == UpdateRequest(ipv4=V4)
+    assert req("hostname=h", "203.0.113.7") == UpdateRequest(ipv4=V4, from_caller=True)
+    assert req("hostname=h", "2001:db8::7") == UpdateRequest(ipv6=V6, from_caller=True)
+    assert req("hostname=h", "::ffff:203.0.113.7") == UpdateRequest(ipv4=V4, from_caller=True)
 
 
 def test_bad_remote_addr() -> None:
@@ -144,8 +145,11 @@ def test_explicit_addresses_replace_remote_addr() -> None:
 
 def test_empty_address_parameters_count_as_absent() -> None:
     # FRITZ!Box leaves <ip6addr> empty when it has no IPv6
-    assert req("myip=203.0.113.7&myipv6=") == UpdateRequest(ipv4=V4)
-    assert req("myip=&myipv6=", "203.0.113.7") == UpdateRequest(ipv4=V4)
+    # (`empty` says which, for a host that asked for deSEC's convention: see for_host)
+    assert req("myip=203.0.113.7&myipv6=") == UpdateRequest(ipv4=V4, empty=frozenset({"AAAA"}))
+    assert req("myip=&myipv6=", "203.0.113.7") == UpdateRequest(
+        ipv4=V4, empty=frozenset({"A", "AAAA"}), from_caller=True
+    )
 
 
 @pytest.mark.parametrize(
@@ -221,3 +225,124 @@ def test_codes_are_the_dyndns2_strings() -> None:
         "badip",
         "badtxt",
     }
+
+
+P = ipaddress.IPv6Address("2001:db8:1:2::")
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "ip6lanprefix=2001:db8:1:2::/64",  # as a FRITZ!Box sends <ip6lanprefix>
+        "ip6lanprefix=2001:db8:1:2::",  # no length: /64
+        "myipv6prefix=2001:DB8:1:2:0:0:0:0/64",
+        "ip6lanprefix=2001:db8:1:2::/64&myipv6prefix=2001:db8:1:2::/64",
+        "ip6lanprefix=2001:db8:1:2::5/64",  # host bits are dropped
+    ],
+)
+def test_lan_prefix_forms(query: str) -> None:
+    assert req(query + "&myip=203.0.113.7").lan_prefix == P
+
+
+def test_lan_prefix_keeps_its_own_length_up_to_64() -> None:
+    assert req("ip6lanprefix=2001:db8:1:200::/56").lan_prefix == ipaddress.IPv6Address(
+        "2001:db8:1:200::"
+    )
+    assert req("ip6lanprefix=2001:db8:1:2ff::/56").lan_prefix == ipaddress.IPv6Address(
+        "2001:db8:1:200::"
+    )
+
+
+def test_empty_prefix_is_absent_and_the_prefix_defaults_to_the_ipv6_address() -> None:
+    request = req("myip=203.0.113.7&myipv6=2001:db8::7&ip6lanprefix=")
+    assert request.lan_prefix is None
+    assert request.prefix == V6
+    assert req("hostname=h", "2001:db8::7").prefix == V6
+    assert req("hostname=h", "203.0.113.7").prefix is None
+    assert req("myipv6=2001:db8::7&ip6lanprefix=2001:db8:1:2::/64").prefix == P
+
+
+@pytest.mark.parametrize(
+    ("query", "reason"),
+    [
+        ("ip6lanprefix=garbage", "prefix unusable"),
+        ("ip6lanprefix=2001:db8:1:2::/65", "prefix length not /32 to /64"),
+        ("ip6lanprefix=2001:db8:1:2::1/128", "prefix length not /32 to /64"),
+        ("ip6lanprefix=2001:db8::/16", "prefix length not /32 to /64"),
+        ("ip6lanprefix=2001:db8:1:2::/64x", "prefix unusable"),
+        ("ip6lanprefix=192.0.2.0/24", "IPv4 prefix in an IPv6 prefix parameter"),
+        ("ip6lanprefix=192.0.2.1", "IPv4 prefix in an IPv6 prefix parameter"),
+        ("ip6lanprefix=fe80::/64", "prefix unusable"),
+        ("ip6lanprefix=fe80::%25eth0/64", "prefix unusable"),
+        ("ip6lanprefix=ff02::/64", "prefix unusable"),
+        ("ip6lanprefix=::/64", "prefix unusable"),
+        ("ip6lanprefix=2001:db8:1:2::/64&myipv6prefix=2001:db8:1:3::/64", "more than one prefix"),
+        ("ip6lanprefix=2001:db8:1:2::/64,2001:db8:1:3::/64", "more than one prefix"),
+    ],
+)
+def test_bad_prefixes_are_refused_with_their_reason(query: str, reason: str) -> None:
+    with pytest.raises(BadRequest) as err:
+        parse_update_request(parse_query(query + "&myip=203.0.113.7"), None)
+    assert err.value.code == Code.BADIP
+    assert err.value.reason == reason
+
+
+@pytest.mark.parametrize(
+    ("interface_id", "length", "expected"),
+    [
+        ("::1234:5678:9abc:def0", 64, "2001:db8:1:2:1234:5678:9abc:def0"),
+        ("2001:db8:ffff:ffff:1234:5678:9abc:def0", 64, "2001:db8:1:2:1234:5678:9abc:def0"),
+        ("::3:0:0:0:10", 56, "2001:db8:1:3::10"),  # a machine in another /64 of a /56
+        ("::10", 120, "2001:db8:1:2::10"),
+    ],
+)
+def test_lan_address_is_prefix_then_interface_id(
+    interface_id: str, length: int, expected: str
+) -> None:
+    ident = ipaddress.IPv6Address(interface_id)
+    assert lan_address(P, ident, length) == ipaddress.IPv6Address(expected)
+
+
+def test_none_clears_a_family_and_uses_no_caller_address() -> None:
+    assert req("myipv6=none", "203.0.113.7") == UpdateRequest(clear=frozenset({"AAAA"}))
+    assert req("myip6=NONE") == UpdateRequest(clear=frozenset({"AAAA"}))
+    assert req("myipv4=none&myipv6=2001:db8::7") == UpdateRequest(ipv6=V6, clear=frozenset({"A"}))
+    assert req("myipv4=none&myipv6=none").clear == frozenset({"A", "AAAA"})
+
+
+def test_myipv4_carries_ipv4_only() -> None:
+    assert req("myipv4=203.0.113.7") == UpdateRequest(ipv4=V4)
+    with pytest.raises(BadRequest) as err:
+        req("myipv4=2001:db8::7")
+    assert err.value.reason == "IPv6 address in myipv4"
+
+
+@pytest.mark.parametrize(
+    ("query", "reason"),
+    [
+        ("myip=none", "none in myip: say myipv4=none or myipv6=none"),
+        ("myipv6=none&myip=2001:db8::7", "a family both set and cleared"),
+        ("myipv4=none&myip=203.0.113.7", "a family both set and cleared"),
+    ],
+)
+def test_clearing_mistakes_are_refused(query: str, reason: str) -> None:
+    with pytest.raises(BadRequest) as err:
+        req(query)
+    assert (err.value.code, err.value.reason) == (Code.BADIP, reason)
+
+
+def test_an_empty_parameter_clears_only_for_a_host_that_asked_for_it() -> None:
+    fritzbox_without_ipv6 = req("myip=203.0.113.7&myipv6=&ip6lanprefix=")
+    assert fritzbox_without_ipv6.for_host(empty_clears=False) == fritzbox_without_ipv6
+    assert fritzbox_without_ipv6.for_host(empty_clears=True) == UpdateRequest(
+        ipv4=V4, clear=frozenset({"AAAA"})
+    )
+    # every address parameter empty: the caller's own address is not used either
+    ds_lite = req("myip=&myipv6=2001:db8::7")
+    assert ds_lite.for_host(empty_clears=True) == UpdateRequest(ipv6=V6, clear=frozenset({"A"}))
+    assert req("myip=", "203.0.113.7").for_host(empty_clears=True) == UpdateRequest(
+        clear=frozenset({"A"})
+    )
+    # no parameter at all: the caller's address, as for every host
+    plain = req("hostname=h", "203.0.113.7")
+    assert plain.for_host(empty_clears=True) == plain
