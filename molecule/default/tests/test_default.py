@@ -506,6 +506,55 @@ def test_knot_serves_transfers_and_notify_over_ipv6(settings, name, dns_server):
     assert notified and not [line for line in notified if "failed" in line], log
 
 
+def kdig_aaaa(server, name):
+    return sorted(HOME.check_output(f"kdig +short @{server} {name} AAAA").split())
+
+
+def test_lan_machines_follow_the_routers_prefix_on_both_name_servers(settings, name, dns_server):
+    """home is the router: it calls over IPv6 with its LAN prefix, as a FRITZ!Box does."""
+    zone = settings["dyndns_zone"]
+    nas, printer = f"nas.home.{zone}", f"printer.{zone}"
+    update(settings, name, "&myip=203.0.113.60")
+    status, _, body = update(settings, name, "&ip6lanprefix=2001:db8:1:200::/64", family=6)
+    assert (status, body) == (200, f"good {HOME_ADDRESS6}")
+    expected = {
+        name: [HOME_ADDRESS6],
+        f"www.home.{zone}": [HOME_ADDRESS6],  # an alias
+        f"anything.home.{zone}": [HOME_ADDRESS6],  # the wildcard
+        nas: ["2001:db8:1:200:1234:5678:9abc:def0"],
+        printer: ["2001:db8:1:200::10"],
+    }
+    for server in (PRIMARY_ADDRESS6, SECONDARY_ADDRESS6):
+        for owner, addresses in expected.items():
+            wait_for(server, owner, "AAAA", addresses)
+            assert kdig_aaaa(server, owner) == addresses
+
+    # A new prefix: both LAN machines move in one change of the zone (one IXFR step).
+    serial = soa(dns_server, zone).answer[0][0].serial
+    status, _, body = update(settings, name, "&ip6lanprefix=2001:db8:7:700::/64", family=6)
+    assert (status, body) == (200, f"good {HOME_ADDRESS6}")
+    moved = {nas: ["2001:db8:7:700:1234:5678:9abc:def0"], printer: ["2001:db8:7:700::10"]}
+    for owner, addresses in moved.items():
+        wait_for(SECONDARY_ADDRESS6, owner, "AAAA", addresses)
+        assert kdig_aaaa(PRIMARY_ADDRESS6, owner) == addresses
+    ixfr = transfer(SECONDARY, zone, transfer_key(), query=f"IXFR={serial}").stdout
+    soas = [line.split() for line in ixfr.splitlines() if line.split()[3:4] == ["SOA"]]
+    assert len({fields[6] for fields in soas}) == 2, ixfr  # the old serial and one new one
+    assert "2001:db8:1:200::10" in ixfr and "2001:db8:7:700::10" in ixfr
+    status, _, body = update(settings, name, "&ip6lanprefix=2001:db8:7:700::/64", family=6)
+    assert (status, body) == (200, f"nochg {HOME_ADDRESS6}")
+
+    # Clearing IPv6 removes every AAAA of home's names and keeps the A.
+    status, _, body = update(settings, name, "&myipv6=none")
+    assert (status, body) == (200, "good")
+    for server in (PRIMARY_ADDRESS6, SECONDARY_ADDRESS6):
+        for owner in expected:
+            wait_for(server, owner, "AAAA", [])
+        assert values(server, name, "A") == values(server, f"www.home.{zone}", "A")
+        assert values(server, name, "A") == ["203.0.113.60"]
+    assert update(settings, name, family=6)[2] == f"good {HOME_ADDRESS6}"
+
+
 def resolve_validated(name, rdtype="A"):
     """Ask the home client's validating resolver (unbound, the demo's trust anchor).
 

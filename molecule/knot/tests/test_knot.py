@@ -157,6 +157,18 @@ def test_signed_update_sets_a_aaaa_and_txt(host, zone, address):
     assert values(address, name, "TXT") == ['"hello from the test"']
 
 
+def test_signed_update_sets_every_name_of_a_host_at_once(host, zone, address):
+    """home's alias, wildcard and LAN machine share its ACL rule: one UPDATE sets them all."""
+    names = {f"www.home.{zone}.": "A", f"*.home.{zone}.": "A", f"nas.home.{zone}.": "AAAA"}
+    value = {"A": "192.0.2.45", "AAAA": "2001:db8::45"}
+    lines = [f"update add {name} 60 {rdtype} {value[rdtype]}" for name, rdtype in names.items()]
+    result = knsupdate(host, zone, lines)
+    assert result.rc == 0, result.stderr
+    for name, rdtype in names.items():
+        assert values(address, name, rdtype) == [value[rdtype]]
+    assert values(address, f"any.home.{zone}.", "A") == ["192.0.2.45"]  # the wildcard answers
+
+
 @pytest.mark.parametrize(
     "record",
     ["{zone}. 60 NS ns.attacker.example.", "{zone}. 60 SOA ns.attacker.example. x. 1 2 3 4 5"],
@@ -180,7 +192,9 @@ def test_key_cannot_change_ns_or_soa(host, zone, address, record):
         '_acme-challenge.{zone}. 60 TXT "apex"',
         "new-name.{zone}. 60 A 192.0.2.66",  # a name no host has
         "*.{zone}. 60 A 192.0.2.66",
-        "sub.home.{zone}. 60 A 192.0.2.66",  # below a host
+        "sub.home.{zone}. 60 A 192.0.2.66",  # below a host: its wildcard is a name, no pattern
+        "sub.nas.home.{zone}. 60 A 192.0.2.66",  # below a LAN machine
+        "*.www.home.{zone}. 60 A 192.0.2.66",  # no wildcard below an alias
         "_acme-challenge.other.{zone}. 60 A 192.0.2.66",  # a host that is not configured
     ],
 )
