@@ -54,6 +54,10 @@ IPV6 = [
     "2001:db8::1", "2001:db8::2", "2001:db8:1:0:0:0:0:5", "fe80::1", "::1", "::", "ff02::1",
     "fec0::1", "2001:db8::1%eth0", "1.2.3.4", "zz::", "",
 ]  # fmt: skip
+PREFIXES = [
+    "2001:db8:1:2::/64", "2001:db8:1:2::", "2001:db8:1:2::/80", "192.0.2.0/24", "fe80::/64",
+    "junk", "",
+]  # fmt: skip
 TXT = ["token-a", "token-b", "x" * 255, "x" * 256, "", "bad\x01", "with space", "ünicode", 'q"uote']
 REMOTES = [
     "198.51.100.2", "198.51.100.3", "203.0.113.77", "2001:db8:9::1", "2001:db8:9::2",
@@ -121,9 +125,13 @@ class Request:
             ("myip", IPV4, 0.6),
             ("myipv6", IPV6, 0.3),
             ("myip6", IPV6, 0.05),
+            ("myipv4", IPV4, 0.05),
+            ("ip6lanprefix", PREFIXES, 0.05),  # no host here has LAN machines
         ):
             if rng.random() < share:
                 params.append((key, rng.choice(pool)))
+        if rng.random() < 0.05:  # clear a family (or try to, where myip cannot)
+            params.append((rng.choice(["myipv4", "myipv6", "myip6", "myip"]), "none"))
         if rng.random() < 0.2:
             params += [("txt", value) for value in rng.sample(TXT, rng.choice([1, 1, 2, 5]))]
         if rng.random() < 0.02:
@@ -147,10 +155,20 @@ class Request:
         values = self.asked.get("txt")
         return None if values is None else set(values) - {""}
 
+    def cleared(self) -> set[str]:
+        """The record types the request asks to delete (`none`)."""
+        families = {"myipv4": "A", "myipv6": "AAAA", "myip6": "AAAA"}
+        return {
+            rdtype
+            for key, rdtype in families.items()
+            for v in self.asked.get(key, [])
+            if "none" in v.lower().replace(" ", "").split(",")
+        }
+
     def sent_addresses(self) -> set[str]:
         """Every address the request could mean, normalized."""
         texts = [str(self.environ["REMOTE_ADDR"])]
-        for key in ("myip", "myipv6", "myip6"):
+        for key in ("myip", "myipv4", "myipv6", "myip6"):
             texts += [t.strip() for v in self.asked.get(key, []) for t in v.split(",")]
         found = set()
         for text in texts:
@@ -192,6 +210,8 @@ def explain(request: Request, status: str, body: str, model: dict[tuple[str, str
             assert text in request.sent_addresses(), (request.query, line)
             rdtype = "A" if ipaddress.ip_address(text).version == 4 else "AAAA"
             wanted[(host, rdtype)] = {text}
+        for rdtype in request.cleared():
+            wanted[(host, rdtype)] = set()
         txt = request.txt()
         if txt is not None:
             wanted[(f"_acme-challenge.{host}", "TXT")] = txt
