@@ -8,9 +8,10 @@ Run from cron, once per host name and address family:
 It sends `GET <url>?hostname=<hostname>` with HTTP Basic auth and no `myip`: the server
 takes the address the request comes from, so the connection goes over the family asked
 for only. With `--clear`, it asks the server to delete that family's record instead
-(`myipv4=none` / `myipv6=none`), over either family. Silent on success; a failure is one line on stderr and in syslog. Exit codes:
-0 success (`good`, `nochg`), 1 transient failure after all retries, 2 a permanent failure
-or a bad config (fix something before the next run).
+(`myipv4=none` / `myipv6=none`), over either family. Silent on success; a failure is
+one line on stderr and in syslog. Exit codes: 0 success (`good`, `nochg`), 1 transient
+failure after all retries, 2 a permanent failure or a bad config (fix something before
+the next run).
 
 Standard library only (Python 3.11+): it runs where only python3 is installed.
 """

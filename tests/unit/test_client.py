@@ -492,9 +492,12 @@ def test_any_family_tries_every_address(monkeypatch: pytest.MonkeyPatch) -> None
         (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("192.0.2.1", 443)),
     ]
     families = []
-    monkeypatch.setattr(
-        client.socket, "getaddrinfo", lambda host, port, family, *a: families.append(family) or infos
-    )
+
+    def getaddrinfo(host: str, port: int, family: int, *args: Any) -> list[Any]:
+        families.append(family)
+        return infos
+
+    monkeypatch.setattr(client.socket, "getaddrinfo", getaddrinfo)
     monkeypatch.setattr(client.socket, "socket", FakeSocket)
     monkeypatch.setattr(FakeSocket, "tried", [])
     with pytest.raises(client.TransportError, match=r"^no IP route to u\.example \("):
