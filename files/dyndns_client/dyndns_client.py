@@ -7,9 +7,11 @@ Run from cron, once per host name and address family:
 
 It sends `GET <url>?hostname=<hostname>` with HTTP Basic auth and no `myip`: the server
 takes the address the request comes from, so the connection goes over the family asked
-for only. Silent on success; a failure is one line on stderr and in syslog. Exit codes:
-0 success (`good`, `nochg`), 1 transient failure after all retries, 2 a permanent failure
-or a bad config (fix something before the next run).
+for only. With `--clear`, it asks the server to delete that family's record instead
+(`myipv4=none` / `myipv6=none`), over either family. Silent on success; a failure is
+one line on stderr and in syslog. Exit codes: 0 success (`good`, `nochg`), 1 transient
+failure after all retries, 2 a permanent failure or a bad config (fix something before
+the next run).
 
 Standard library only (Python 3.11+): it runs where only python3 is installed.
 """
@@ -244,18 +246,26 @@ def tls_context(config: Config) -> ssl.SSLContext:
 
 
 def family_label(family: int) -> str:
-    return "IPv6" if family == socket.AF_INET6 else "IPv4"
+    return {socket.AF_INET: "IPv4", socket.AF_INET6: "IPv6"}.get(family, "IP")
 
 
 def build_request(
-    config: Config, family: socket.AddressFamily, context: ssl.SSLContext | None
+    config: Config,
+    family: socket.AddressFamily,
+    context: ssl.SSLContext | None,
+    clear: bool = False,
 ) -> Request:
+    """The update of `family` over that family; with `clear`, the deletion of that family's
+    record, over any family (the machine has lost the one it clears)."""
     credentials = f"{config.username}:{config.password}".encode()
+    target = f"{config.target}?hostname={quote(config.hostname, safe='')}"
+    if clear:
+        target += "&myipv6=none" if family == socket.AF_INET6 else "&myipv4=none"
     return Request(
         host=config.host,
         port=config.port,
-        target=f"{config.target}?hostname={quote(config.hostname, safe='')}",
-        family=family,
+        target=target,
+        family=socket.AF_UNSPEC if clear else family,
         timeout=config.timeout,
         context=context,
         headers={
@@ -501,6 +511,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--family", required=True, choices=("4", "6"), help="update the IPv4 or IPv6 address"
     )
     parser.add_argument(
+        "--clear",
+        action="store_true",
+        help="delete the record of that family instead (the machine lost its address of it);"
+        " the request goes over either family",
+    )
+    parser.add_argument(
         "--quiet-success", action="store_true", help="no syslog line for a changed address"
     )
     parser.add_argument(
@@ -539,8 +555,8 @@ def main(argv: Sequence[str] | None = None, runtime: Runtime | None = None) -> i
         context = tls_context(config)
     except ConfigError as error:
         return fail(str(error), EXIT_PERMANENT)
-    prefix = f"{config.hostname} {family_label(family)}"
-    request = build_request(config, family, context)
+    prefix = f"{config.hostname} {family_label(family)}" + (" clear" if args.clear else "")
+    request = build_request(config, family, context, args.clear)
     verdict, attempts = update(config, request, run.transport, run.sleep)
     if verdict.kind is Kind.PERMANENT:
         return fail(f"{prefix}: {verdict.message}", EXIT_PERMANENT)

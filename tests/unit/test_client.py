@@ -223,6 +223,31 @@ def test_request(run: Run, flag: str, family: socket.AddressFamily) -> None:
     assert TOKEN not in repr(request)
 
 
+@pytest.mark.parametrize(("flag", "value"), [("4", "myipv4=none"), ("6", "myipv6=none")])
+def test_clear_asks_to_delete_the_family_over_either_family(
+    run: Run, flag: str, value: str
+) -> None:
+    assert run(ok("good\n"), args=("--family", flag, "--clear")) == 0
+    assert run.transport is not None
+    request = run.transport.requests[0]
+    assert request.target == f"/nic/update?hostname=home.dyn.example.org&{value}"
+    assert request.family == socket.AF_UNSPEC  # the machine lost that family: go over any
+    assert request.headers["Authorization"] == f"Basic {TOKEN}"
+    assert run.logs == [(syslog.LOG_INFO, f"home.dyn.example.org IPv{flag} clear: good")]
+
+
+def test_clear_failure_says_clear(run: Run) -> None:
+    assert run(ok("nohost\n"), args=("--family", "6", "--clear")) == 2
+    assert run.stderr.getvalue().startswith("home.dyn.example.org IPv6 clear: nohost: ")
+
+
+def test_clear_needs_a_family(run: Run, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as caught:
+        run(args=("--clear",))
+    assert caught.value.code == 2
+    assert "--family" in capsys.readouterr().err
+
+
 def test_ca_file_is_loaded(tmp_path: Path) -> None:
     ca = Path(ssl.get_default_verify_paths().openssl_cafile or "")
     if not ca.is_file():
@@ -459,6 +484,26 @@ def test_connect_errors(monkeypatch: pytest.MonkeyPatch, error: OSError, expecte
         client.open_socket("u.example", 443, socket.AF_INET6, 2)
     assert str(caught.value).startswith(expected)
     assert [sockaddr[0] for sockaddr in FakeSocket.tried] == ["2001:db8::1", "2001:db8::2"]
+
+
+def test_any_family_tries_every_address(monkeypatch: pytest.MonkeyPatch) -> None:
+    infos = [
+        (socket.AF_INET6, socket.SOCK_STREAM, 6, "", ("2001:db8::1", 443, 0, 0)),
+        (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("192.0.2.1", 443)),
+    ]
+    families = []
+
+    def getaddrinfo(host: str, port: int, family: int, *args: Any) -> list[Any]:
+        families.append(family)
+        return infos
+
+    monkeypatch.setattr(client.socket, "getaddrinfo", getaddrinfo)
+    monkeypatch.setattr(client.socket, "socket", FakeSocket)
+    monkeypatch.setattr(FakeSocket, "tried", [])
+    with pytest.raises(client.TransportError, match=r"^no IP route to u\.example \("):
+        client.open_socket("u.example", 443, socket.AF_UNSPEC, 2)
+    assert families == [socket.AF_UNSPEC]
+    assert [sockaddr[0] for sockaddr in FakeSocket.tried] == ["2001:db8::1", "192.0.2.1"]
 
 
 def test_real_refused_connection_on_loopback() -> None:

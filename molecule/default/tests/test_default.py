@@ -397,7 +397,14 @@ def test_removing_a_name_removes_its_cron_line_and_credentials():
 def test_device_settings_are_written_whole_and_shown_without_password(settings, tmp_path):
     result = run_playbook(DEVICES, None, {"client_device_settings_dir": str(tmp_path)})
     assert result.returncode == 0, result.output
-    devices = ["ddclient.conf", "fritzbox.txt", "inadyn.conf", "openwrt.txt", "pfsense.txt"]
+    devices = [
+        "curl.sh",
+        "ddclient.conf",
+        "fritzbox.txt",
+        "inadyn.conf",
+        "openwrt.txt",
+        "pfsense.txt",
+    ]
     hosts = settings["dyndns_hosts"]
     files = sorted(p.name for p in tmp_path.iterdir())
     assert files == [f"{host['name']}.{device}" for host in hosts for device in devices]
