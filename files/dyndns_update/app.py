@@ -228,6 +228,12 @@ class DyndnsApp:
             prefix = str(request.lan_prefix)
         if updated and request.txt is not None:
             txt = "set" if request.txt else "delete"
+        if updated and request.edits_txt:
+            txt = ",".join(
+                what
+                for what, values in (("add", request.txt_add), ("remove", request.txt_delete))
+                if values
+            )
         log_line(
             **host_fields(raw, result.host),
             result=result.code,

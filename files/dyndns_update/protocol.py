@@ -36,7 +36,7 @@ class Code(StrEnum):
     DNSERR = "dnserr"
     SERVERERROR = "911"
     BADIP = "badip"  # our extension: an address that cannot be a host's
-    BADTXT = "badtxt"  # our extension: a TXT value we do not accept
+    BADTXT = "badtxt"  # our extension: a TXT value we do not accept, or a full TXT set
 
 
 class BadRequest(ValueError):
@@ -55,6 +55,8 @@ class UpdateRequest:
     ipv4: ipaddress.IPv4Address | None = None
     ipv6: ipaddress.IPv6Address | None = None
     txt: tuple[str, ...] | None = None  # None: leave TXT alone; (): delete the TXT set
+    txt_add: tuple[str, ...] = ()  # TXT values to add to the set, keeping the others
+    txt_delete: tuple[str, ...] = ()  # TXT values to remove from the set, one by one
     clear: frozenset[str] = frozenset()  # "A"/"AAAA": delete that family at the host's names
     lan_prefix: ipaddress.IPv6Address | None = None  # the router's LAN prefix, as given
     empty: frozenset[str] = frozenset()  # families whose parameter came empty, nothing else
@@ -63,6 +65,11 @@ class UpdateRequest:
     @property
     def addresses(self) -> tuple[IPAddress, ...]:
         return tuple(a for a in (self.ipv4, self.ipv6) if a is not None)
+
+    @property
+    def edits_txt(self) -> bool:
+        """Whether the request adds or removes single TXT values (addtxt/deltxt)."""
+        return bool(self.txt_add or self.txt_delete)
 
     @property
     def prefix(self) -> ipaddress.IPv6Address | None:
@@ -147,6 +154,15 @@ def is_usable_address(address: IPAddress) -> bool:
     return not address.is_site_local
 
 
+def _check_txt_values(values: Sequence[str], name: str) -> None:
+    """Each value 1..255 printable ASCII characters; BadRequest(badtxt) otherwise."""
+    for value in values:
+        if not 1 <= len(value) <= MAX_TXT_LENGTH:
+            raise BadRequest(Code.BADTXT, f"{name} value not 1..{MAX_TXT_LENGTH} characters")
+        if not all(" " <= ch <= "~" for ch in value):
+            raise BadRequest(Code.BADTXT, f"{name} value not printable ASCII")
+
+
 def parse_txt(values: Sequence[str] | None) -> tuple[str, ...] | None:
     """The TXT set asked for: None when `txt` is absent, () for a single empty `txt=`."""
     if values is None:
@@ -155,12 +171,26 @@ def parse_txt(values: Sequence[str] | None) -> tuple[str, ...] | None:
         return ()
     if len(values) > MAX_TXT_VALUES:
         raise BadRequest(Code.BADTXT, f"more than {MAX_TXT_VALUES} txt values")
-    for value in values:
-        if not 1 <= len(value) <= MAX_TXT_LENGTH:
-            raise BadRequest(Code.BADTXT, f"txt value not 1..{MAX_TXT_LENGTH} characters")
-        if not all(" " <= ch <= "~" for ch in value):
-            raise BadRequest(Code.BADTXT, "txt value not printable ASCII")
+    _check_txt_values(values, "txt")
     return tuple(dict.fromkeys(values))
+
+
+def parse_txt_edits(params: Params) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The values of `addtxt` and `deltxt` (each repeatable): what to add to and remove from
+    the TXT set, by the same rules as `txt`, at most 4 in all; never with `txt`, and never
+    one value both added and removed."""
+    add, delete = params.get("addtxt", []), params.get("deltxt", [])
+    if not add and not delete:
+        return (), ()
+    if "txt" in params:
+        raise BadRequest(Code.BADTXT, "txt together with addtxt or deltxt")
+    if len(add) + len(delete) > MAX_TXT_VALUES:
+        raise BadRequest(Code.BADTXT, f"more than {MAX_TXT_VALUES} addtxt and deltxt values")
+    _check_txt_values(add, "addtxt")
+    _check_txt_values(delete, "deltxt")
+    if set(add) & set(delete):
+        raise BadRequest(Code.BADTXT, "one value both in addtxt and deltxt")
+    return tuple(dict.fromkeys(add)), tuple(dict.fromkeys(delete))
 
 
 # The address parameters: name -> the family it may carry (None: either).
@@ -205,9 +235,10 @@ def parse_update_request(params: Params, remote_addr: str | None) -> UpdateReque
     in README.md.
 
     Explicit address parameters win; without any, the caller's own address is used,
-    unless the request carries `txt` (then no address is set).
+    unless the request carries `txt`, `addtxt` or `deltxt` (then no address is set).
     """
     txt = parse_txt(params.get("txt"))
+    txt_add, txt_delete = parse_txt_edits(params)
     found: dict[str, set[IPAddress]] = {"A": set(), "AAAA": set()}
     clear: set[str] = set()
     empty: set[str] = set()
@@ -228,7 +259,8 @@ def parse_update_request(params: Params, remote_addr: str | None) -> UpdateReque
                 raise BadRequest(Code.BADIP, f"IPv{address.version} address in {name}")
             found[_FAMILY_TYPE[address.version]].add(address)
     empty -= clear | {rdtype for rdtype, addresses in found.items() if addresses}
-    from_caller = not any(found.values()) and not clear and txt is None
+    touches_txt = txt is not None or txt_add or txt_delete
+    from_caller = not any(found.values()) and not clear and not touches_txt
     if from_caller:
         address = parse_address(remote_addr or "")
         if address is None:
@@ -243,6 +275,8 @@ def parse_update_request(params: Params, remote_addr: str | None) -> UpdateReque
         ipv4=next((a for a in addresses if isinstance(a, ipaddress.IPv4Address)), None),
         ipv6=next((a for a in addresses if isinstance(a, ipaddress.IPv6Address)), None),
         txt=txt,
+        txt_add=txt_add,
+        txt_delete=txt_delete,
         clear=frozenset(clear),
         lan_prefix=parse_prefix(params),
         empty=frozenset(empty),

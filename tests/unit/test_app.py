@@ -151,12 +151,20 @@ def test_bad_txt_is_badtxt(app: DyndnsApp) -> None:
     assert update(app, f"hostname={HOME}&txt=a&txt=b&txt=c&txt=d&txt=e")[2] == "badtxt\n"
 
 
+def test_bad_txt_edits_are_badtxt(app: DyndnsApp) -> None:
+    assert update(app, f"hostname={HOME},{NAS}&txt=a&addtxt=b")[2] == "badtxt\nbadtxt\n"
+    assert update(app, f"hostname={HOME}&addtxt=a&deltxt=a")[2] == "badtxt\n"
+    assert call(app, f"/u/{TOKEN}", "addtxt=")[2] == "badtxt\n"
+
+
 def test_types_not_allowed_are_nohost(app: DyndnsApp) -> None:
     # nas may only have A: an IPv6 address (given or the caller's own) or TXT is refused
     assert update(app, f"hostname={NAS}&myipv6=2001:db8::7")[2] == "nohost\n"
     assert update(app, f"hostname={NAS}&myip=203.0.113.7,2001:db8::7")[2] == "nohost\n"
     assert update(app, f"hostname={NAS}", REMOTE_ADDR="2001:db8::7")[2] == "nohost\n"
     assert update(app, f"hostname={NAS}&txt=challenge")[2] == "nohost\n"
+    assert update(app, f"hostname={NAS}&addtxt=challenge")[2] == "nohost\n"
+    assert update(app, f"hostname={NAS}&deltxt=challenge")[2] == "nohost\n"
     assert update(app, f"hostname={NAS}", REMOTE_ADDR="203.0.113.7")[2] == "911\n"
 
 

@@ -18,6 +18,7 @@ from dyndns_update.protocol import (
     parse_address,
     parse_query,
     parse_txt,
+    parse_txt_edits,
     parse_update_request,
     split_values,
 )
@@ -185,6 +186,34 @@ def test_bad_txt_values(values: list[str]) -> None:
     with pytest.raises(BadRequest) as info:
         parse_txt(values)
     assert info.value.code == Code.BADTXT
+
+
+def test_txt_edits() -> None:
+    assert parse_txt_edits({}) == ((), ())
+    assert parse_txt_edits({"addtxt": ["a", "b", "a"]}) == (("a", "b"), ())
+    assert parse_txt_edits({"deltxt": ["x" * 255]}) == ((), ("x" * 255,))
+    assert parse_txt_edits({"addtxt": ["a"], "deltxt": ["b", "c"]}) == (("a",), ("b", "c"))
+    assert req("addtxt=v", "203.0.113.7") == UpdateRequest(txt_add=("v",))
+    assert req("deltxt=v&myip=203.0.113.7") == UpdateRequest(ipv4=V4, txt_delete=("v",))
+    assert req("deltxt=v").edits_txt and not req("txt=v").edits_txt
+
+
+@pytest.mark.parametrize(
+    ("query", "reason"),
+    [
+        ("addtxt=", "addtxt value not 1..255 characters"),
+        ("deltxt=" + "x" * 256, "deltxt value not 1..255 characters"),
+        ("addtxt=%C3%BC", "addtxt value not printable ASCII"),
+        ("addtxt=a&addtxt=b&deltxt=c&deltxt=d&addtxt=e", "more than 4 addtxt and deltxt values"),
+        ("txt=a&addtxt=b", "txt together with addtxt or deltxt"),
+        ("txt=&deltxt=b", "txt together with addtxt or deltxt"),
+        ("addtxt=a&deltxt=a", "one value both in addtxt and deltxt"),
+    ],
+)
+def test_bad_txt_edits(query: str, reason: str) -> None:
+    with pytest.raises(BadRequest) as err:
+        req(query)
+    assert (err.value.code, err.value.reason) == (Code.BADTXT, reason)
 
 
 def test_txt_alone_sets_no_address() -> None:
