@@ -468,7 +468,7 @@ def _read_name(packet: bytes, offset: int) -> tuple[str, int]:
     after it."""
     labels: list[str] = []
     after = None
-    for _ in range(128):  # at most 127 labels in a name, and no pointer loops
+    for _step in range(128):  # at most 127 labels in a name, and no pointer loops
         if offset >= len(packet):
             raise DnsError("name runs past the end of the answer")
         length = packet[offset]
@@ -511,11 +511,11 @@ def parse_txt_answer(packet: bytes, query_id: int, name: str) -> DnsAnswer:
     if ident != query_id or not flags & FLAG_QR:
         raise DnsError("not the answer to our query")
     offset = 12
-    for _ in range(qdcount):
+    for _question in range(qdcount):
         _qname, offset = _read_name(packet, offset)
         offset += 4
     values = []
-    for _ in range(ancount):
+    for _record in range(ancount):
         owner, offset = _read_name(packet, offset)
         if offset + 10 > len(packet):
             raise DnsError("record runs past the end of the answer")
