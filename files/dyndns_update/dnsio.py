@@ -57,8 +57,8 @@ class TxtEdit:
     others, provided its TXT set is still `current` (a value-dependent prerequisite)."""
 
     name: str
-    add: tuple[str, ...]
-    delete: tuple[str, ...]
+    add: frozenset[dns.rdata.Rdata]
+    delete: frozenset[dns.rdata.Rdata]
     current: frozenset[dns.rdata.Rdata]
 
 
@@ -189,9 +189,9 @@ class DnsClient:
                 update.present(name, dns.rdataset.from_rdata_list(0, edit.current))
             else:
                 update.absent(name, "TXT")
-            for rdata in make_rdatas("TXT", edit.delete):
+            for rdata in edit.delete:
                 update.delete(name, rdata)
-            for rdata in make_rdatas("TXT", edit.add):
+            for rdata in edit.add:
                 update.add(name, ttl, rdata)
         update.use_tsig(self._key)
         response = self._exchange(update, self._tcp)

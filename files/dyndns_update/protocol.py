@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -57,6 +58,7 @@ class UpdateRequest:
     txt: tuple[str, ...] | None = None  # None: leave TXT alone; (): delete the TXT set
     txt_add: tuple[str, ...] = ()  # TXT values to add to the set, keeping the others
     txt_delete: tuple[str, ...] = ()  # TXT values to remove from the set, one by one
+    txt_recent: bool = False  # acme-dns: keep the most recent other value only (update.py)
     clear: frozenset[str] = frozenset()  # "A"/"AAAA": delete that family at the host's names
     lan_prefix: ipaddress.IPv6Address | None = None  # the router's LAN prefix, as given
     empty: frozenset[str] = frozenset()  # families whose parameter came empty, nothing else
@@ -282,6 +284,39 @@ def parse_update_request(params: Params, remote_addr: str | None) -> UpdateReque
         empty=frozenset(empty),
         from_caller=from_caller,
     )
+
+
+# acme-dns's update API: a JSON body {"subdomain": ..., "txt": ...}; its TXT values are
+# 43 characters of base64url, as an ACME DNS-01 value is.
+_ACME_DNS_TXT = re.compile(r"[A-Za-z0-9_-]{43}")
+
+
+class AcmeDnsError(ValueError):
+    """A body acme-dns's update API refuses; `error` is acme-dns's word for it."""
+
+    def __init__(self, error: str) -> None:
+        super().__init__(error)
+        self.error = error
+
+
+def parse_acme_dns(body: bytes | None, zone: str) -> tuple[str, str]:
+    """(host name, TXT value) of an acme-dns update body. `subdomain` is the host's name:
+    its FQDN, or without a dot, the label(s) before `zone` (`home` for home.<zone>)."""
+    try:
+        data = json.loads(body.decode("utf-8")) if body else None
+    except (UnicodeDecodeError, ValueError):
+        data = None
+    if not isinstance(data, dict):
+        raise AcmeDnsError("malformed_json_payload")
+    subdomain, value = data.get("subdomain"), data.get("txt")
+    name = None
+    if isinstance(subdomain, str) and subdomain:
+        name = normalize_hostname(subdomain if "." in subdomain else f"{subdomain}.{zone}")
+    if name is None or not is_in_zone(name, zone):
+        raise AcmeDnsError("bad_subdomain")
+    if not isinstance(value, str) or not _ACME_DNS_TXT.fullmatch(value):
+        raise AcmeDnsError("bad_txt")
+    return name, value
 
 
 def format_addresses(addresses: Sequence[IPAddress]) -> str:

@@ -87,28 +87,41 @@ class TxtSetFull(Exception):
     """Adding the values would make the TXT set larger than MAX_TXT_VALUES: badtxt."""
 
 
-def txt_edit(client: DnsClient, host: HostConfig, request: UpdateRequest) -> TxtEdit | None:
+def txt_edit(
+    client: DnsClient, host: HostConfig, request: UpdateRequest, recent: str | None = None
+) -> TxtEdit | None:
     """The single TXT records to add and remove, with the set they apply to; None when
-    the set already is as asked. TxtSetFull when it would grow too large."""
+    the set already is as asked. TxtSetFull when it would grow too large.
+
+    With `txt_recent` (acme-dns), the value joins the most recent other one, `recent`
+    (what this process last set for the host) if still there, else the only value there,
+    and every other value goes."""
     name = acme_name(host.name)
     current = client.fetch(name, "TXT")
-    after = (current | make_rdatas("TXT", request.txt_add)) - make_rdatas("TXT", request.txt_delete)
+    add = make_rdatas("TXT", request.txt_add)
+    delete = make_rdatas("TXT", request.txt_delete)
+    if request.txt_recent:
+        keep = current & make_rdatas("TXT", [recent] if recent else [])
+        delete = current - (keep or (current if len(current) == 1 else frozenset())) - add
+    after = (current | add) - delete
     if after == current:
         return None
     if len(after) > MAX_TXT_VALUES and not after <= current:
         raise TxtSetFull(f"TXT set would hold more than {MAX_TXT_VALUES} values")
-    return TxtEdit(name, request.txt_add, request.txt_delete, current)
+    return TxtEdit(name, add, delete, current)
 
 
-def update_host(client: DnsClient, host: HostConfig, request: UpdateRequest, ttl: int) -> Code:
+def update_host(
+    client: DnsClient, host: HostConfig, request: UpdateRequest, ttl: int, recent: str | None = None
+) -> Code:
     """good or nochg; raises DnsUnreachable / DnsRejected with nothing changed, TxtSetFull
-    for a TXT set that would grow too large."""
+    for a TXT set that would grow too large. `recent`: see txt_edit."""
     wanted = wanted_rrsets(host, request)
     for _attempt in range(UPDATE_ATTEMPTS):
         same = all(
             client.fetch(c.name, c.rdtype) == make_rdatas(c.rdtype, c.values) for c in wanted
         )
-        edit = txt_edit(client, host, request) if request.edits_txt else None
+        edit = txt_edit(client, host, request, recent) if request.edits_txt else None
         if same and edit is None:
             return Code.NOCHG
         try:
@@ -126,6 +139,7 @@ class Updater:
         self.config = config
         self.client = client
         self.locks = {name: threading.Lock() for name in config.hosts}
+        self.recent: dict[str, str] = {}  # host -> the TXT value last set by acme-dns's API
 
     def handle(
         self,
@@ -159,7 +173,9 @@ class Updater:
                 continue
             try:
                 with self.locks[name]:
-                    code = update_host(client, host, request, config.ttl)
+                    code = update_host(client, host, request, config.ttl, self.recent.get(name))
+                    if request.txt_recent:
+                        self.recent[name] = request.txt_add[0]
             except DnsUnreachable as err:
                 unreachable = str(err)
                 results.append(HostResult(name, Code.SERVERERROR, "911", unreachable))

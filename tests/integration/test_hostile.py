@@ -316,7 +316,9 @@ def test_concurrent_txt_additions_all_end_up_in_the_set(
 ) -> None:
     """certbot for a name and its wildcard, twice over, from two processes: four values added
     at once each end up in the set, and each removal takes only its own value."""
-    apps = [make(knot), make(knot)]  # two processes' worth: no lock in common
+    # two processes' worth: no lock in common; a timeout for a busy machine, whose 911
+    # would not tell whether the UPDATE was applied
+    apps = [make(knot, timeout=10.0), make(knot, timeout=10.0)]
     auth = basic("home", USERS["home"])
     acme = f"_acme-challenge.{HOME}"
     values = [f"value-{i}" for i in range(4)]

@@ -25,7 +25,7 @@ from app_support import app_config
 from dyndns_update import auth
 from dyndns_update.app import DyndnsApp, make_app
 from knot_support import ZONE, Knot, call
-from wsgi_support import basic
+from wsgi_support import acme_dns, basic
 
 HOME = f"home.{ZONE}"
 NAS = f"nas.{ZONE}"
@@ -243,6 +243,31 @@ def test_txt_edits_need_txt_type_and_plain_values(app: DyndnsApp, knot: Knot) ->
     assert update(app, f"hostname={HOME}&addtxt=") == "badtxt\n"
     assert update(app, f"hostname={HOME}&addtxt=v&deltxt=v") == "badtxt\n"
     assert knot.serial() == serial
+
+
+def test_acme_dns_keeps_the_two_most_recent_values(
+    app: DyndnsApp, knot: Knot, make: Callable[..., DyndnsApp]
+) -> None:
+    """acme-dns's update API, as acme.sh and lego call it for a name and its wildcard."""
+    v1, v2, v3, v4, v5 = (f"{i}" * 43 for i in range(1, 6))
+
+    def post(app: DyndnsApp, value: str, subdomain: str = "home") -> Any:
+        body = {"subdomain": subdomain, "txt": value}
+        status, headers, answer = acme_dns(app, body, "home", "home-password")
+        assert (status, headers["Content-Type"]) == ("200 OK", "application/json")
+        assert answer == {"txt": value}
+        return {f'"{v}"' for v in (v1, v2, v3, v4, v5)} & knot.records(ACME, "TXT")
+
+    assert post(app, v1) == {f'"{v1}"'}
+    assert post(app, v2, subdomain=HOME) == {f'"{v1}"', f'"{v2}"'}
+    assert post(app, v3) == {f'"{v2}"', f'"{v3}"'}  # the oldest goes
+    serial = knot.serial()
+    assert post(app, v3) == {f'"{v3}"'}  # as acme-dns: both of its two slots hold v3
+    assert knot.serial() == serial + 1
+    # a new process knows no history: one value there is kept, of two none
+    assert post(make(knot), v4) == {f'"{v3}"', f'"{v4}"'}
+    assert post(make(knot), v5) == {f'"{v5}"'}
+    assert knot.records(HOME, "A") == set()
 
 
 def test_txt_with_address(app: DyndnsApp, knot: Knot) -> None:

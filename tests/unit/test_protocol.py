@@ -6,6 +6,7 @@ import ipaddress
 
 import pytest
 from dyndns_update.protocol import (
+    AcmeDnsError,
     BadRequest,
     Code,
     UpdateRequest,
@@ -15,6 +16,7 @@ from dyndns_update.protocol import (
     is_in_zone,
     lan_address,
     normalize_hostname,
+    parse_acme_dns,
     parse_address,
     parse_query,
     parse_txt,
@@ -375,3 +377,40 @@ def test_an_empty_parameter_clears_only_for_a_host_that_asked_for_it() -> None:
     # no parameter at all: the caller's address, as for every host
     plain = req("hostname=h", "203.0.113.7")
     assert plain.for_host(empty_clears=True) == plain
+
+
+VALUE = "gfj9Xq-Mu1p8aO4nZwWw8bU0eLvJ7kzxRZ5yIw5mLzE"
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (b'{"subdomain": "home", "txt": "%s"}', (f"home.{ZONE}", VALUE)),
+        (b'{"subdomain": "Home.Dyn.Example.Test.", "txt": "%s"}', (f"home.{ZONE}", VALUE)),
+        (b'{"subdomain": "a-b", "txt": "%s", "other": 1}', (f"a-b.{ZONE}", VALUE)),
+        (b'{"subdomain": "dyn.example.test", "txt": "%s"}', (ZONE, VALUE)),
+    ],
+)
+def test_acme_dns_body(body: bytes, expected: tuple[str, str]) -> None:
+    assert parse_acme_dns(body.replace(b"%s", VALUE.encode()), ZONE) == expected
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        (None, "malformed_json_payload"),
+        (b"\xff", "malformed_json_payload"),
+        (b'"home"', "malformed_json_payload"),
+        (b'{"txt": "%s"}', "bad_subdomain"),
+        (b'{"subdomain": "", "txt": "%s"}', "bad_subdomain"),
+        (b'{"subdomain": "_acme-challenge", "txt": "%s"}', "bad_subdomain"),
+        (b'{"subdomain": "home.example.org", "txt": "%s"}', "bad_subdomain"),
+        (b'{"subdomain": "home", "txt": "%s="}', "bad_txt"),
+        (b'{"subdomain": "home", "txt": "%s\\n"}', "bad_txt"),
+        (b'{"subdomain": "home", "txt": ["%s"]}', "bad_txt"),
+    ],
+)
+def test_bad_acme_dns_body(body: bytes | None, error: str) -> None:
+    with pytest.raises(AcmeDnsError) as err:
+        parse_acme_dns(body.replace(b"%s", VALUE.encode()) if body else body, ZONE)
+    assert err.value.error == error

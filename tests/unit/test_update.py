@@ -145,7 +145,7 @@ class FakeDns:
             self.txt = make_rdatas("TXT", ["a", f"other-{self.conflicts}"])
             raise DnsConflict("update answered NXRRSET")
         assert edit.current == self.txt
-        self.txt = (self.txt | make_rdatas("TXT", edit.add)) - make_rdatas("TXT", edit.delete)
+        self.txt = (self.txt | edit.add) - edit.delete
 
 
 def test_txt_edit_is_read_and_sent_again_after_a_conflict() -> None:
