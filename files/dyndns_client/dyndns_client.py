@@ -71,7 +71,7 @@ EXIT_OK = 0
 EXIT_TRANSIENT = 1
 EXIT_PERMANENT = 2
 
-_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)\Z")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 Logger = Callable[[int, str], None]  # (syslog priority, message)

@@ -46,7 +46,7 @@ Environ = dict[str, Any]
 Response = tuple[str, list[tuple[str, str]], bytes]
 
 INVALID = "(invalid)"  # what the log says for a value that failed validation
-_PLAIN = re.compile(r"^[\x21-\x7e]{1,200}$")
+_PLAIN = re.compile(r"^[\x21-\x7e]{1,200}\Z")
 
 
 def _value(text: str) -> str:

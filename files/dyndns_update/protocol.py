@@ -19,7 +19,7 @@ PREFIX_LENGTHS = range(32, 65)  # what a router may report as its LAN prefix
 MAX_TXT_LENGTH = 255
 ACME_LABEL = "_acme-challenge"
 
-_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)\Z")
 _THIS_NETWORK = ipaddress.ip_network("0.0.0.0/8")
 
 

@@ -267,8 +267,10 @@ def test_log_values_cannot_inject_lines(app: DyndnsApp, caplog: pytest.LogCaptur
     caplog.set_level(logging.INFO, logger="dyndns_update")
     update(app, "hostname=evil%0Aresult%3Dgood%20x=y&myip=203.0.113.7")
     update(app, authorization=basic("evil user=x\n", "pw"))
+    update(app, authorization=basic("evil\n", "pw"))  # a name but for its newline
     lines = [r.getMessage() for r in caplog.records]
-    assert len(lines) == 2
+    assert len(lines) == 3
+    assert "user=(invalid) " in lines[2]
     assert all("\n" not in line for line in lines)
     assert lines[0].startswith("dyndns-update host=(invalid) host_length=20 result=notfqdn")
     assert "user=(invalid) " in lines[1]

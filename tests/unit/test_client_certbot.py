@@ -322,6 +322,7 @@ def test_transient_failures_are_retried(tmp_path: Path) -> None:
         ({}, "--certbot-auth: CERTBOT_DOMAIN and CERTBOT_VALIDATION are not set; run it as"),
         ({"CERTBOT_DOMAIN": DOMAIN}, "are not set"),
         ({"CERTBOT_DOMAIN": "localhost", "CERTBOT_VALIDATION": VALUE}, "is not a host name"),
+        ({"CERTBOT_DOMAIN": "home\n.example.org", "CERTBOT_VALIDATION": VALUE}, "not a host"),
         ({"CERTBOT_DOMAIN": DOMAIN, "CERTBOT_VALIDATION": "x" * 256}, "not 1 to 255 printable"),
         ({"CERTBOT_DOMAIN": DOMAIN, "CERTBOT_VALIDATION": "tab\there"}, "not 1 to 255"),
     ],

@@ -48,6 +48,7 @@ V6 = ipaddress.IPv6Address("2001:db8::7")
         ("ho_me.example.test", None),
         ("_acme-challenge.home.example.test", None),
         ("home example.test", None),
+        ("home\n.example.test", None),  # a label's end is not before its newline
         ("bücher.example", None),
         ("203.0.113.7", None),
         ("a" * 64 + ".example.test", None),
