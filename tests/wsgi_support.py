@@ -1,8 +1,10 @@
-"""One WSGI request to the update app, for the unit and the integration tests."""
+"""WSGI requests to the update app, for the unit and the integration tests."""
 
 from __future__ import annotations
 
 import base64
+import io
+import json
 from collections.abc import Callable
 from typing import Any
 from wsgiref.util import setup_testing_defaults
@@ -44,3 +46,26 @@ def call(
 
     body = b"".join(app(request, start_response)).decode("ascii")
     return captured["status"], captured["headers"], body
+
+
+def acme_dns(
+    app: Callable[..., Any],
+    body: Any,
+    user: str | None = "home",
+    key: str | None = None,
+    **environ: Any,
+) -> tuple[str, dict[str, str], Any]:
+    """One acme-dns `POST /update` (body: JSON-encoded unless bytes); returns (status,
+    headers, the answer's JSON)."""
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    request: dict[str, Any] = {
+        "REQUEST_METHOD": "POST",
+        "CONTENT_TYPE": "application/json",
+        "CONTENT_LENGTH": str(len(data)),
+        "wsgi.input": io.BytesIO(data),
+        "HTTP_X_API_USER": user,
+        "HTTP_X_API_KEY": key,
+        **environ,
+    }
+    status, headers, text = call(app, "/update", **request)
+    return status, headers, json.loads(text)

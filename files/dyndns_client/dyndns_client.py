@@ -13,6 +13,11 @@ one line on stderr and in syslog. Exit codes: 0 success (`good`, `nochg`), 1 tra
 failure after all retries, 2 a permanent failure or a bad config (fix something before
 the next run).
 
+As certbot's --manual-auth-hook (`--certbot-auth`) it adds certbot's DNS-01 value at
+_acme-challenge.<CERTBOT_DOMAIN> (`addtxt`) and waits until the zone's name servers
+answer with it; as its --manual-cleanup-hook (`--certbot-cleanup`) it removes that value
+(`deltxt`).
+
 Standard library only (Python 3.11+): it runs where only python3 is installed.
 """
 
@@ -24,13 +29,17 @@ import configparser
 import enum
 import errno
 import http.client
+import ipaddress
+import os
+import random
 import re
 import socket
 import ssl
+import struct
 import sys
 import syslog
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TextIO
 from urllib.parse import quote, urlsplit
@@ -38,11 +47,24 @@ from urllib.parse import quote, urlsplit
 USER_AGENT = "selfhosted-dyndns-client/1.0"
 SECTION = "dyndns"
 REQUIRED = ("url", "hostname", "username", "password")
-OPTIONAL = ("ca_file", "timeout", "retries")
+OPTIONAL = (
+    "ca_file",
+    "timeout",
+    "retries",
+    "nameservers",
+    "propagation_timeout",
+    "propagation_seconds",
+)
 DEFAULT_TIMEOUT = 10.0
 DEFAULT_RETRIES = 3
 MAX_TIMEOUT = 60.0
 MAX_RETRIES = 5
+DEFAULT_PROPAGATION_TIMEOUT = 60.0  # how long --certbot-auth polls the name servers
+DEFAULT_PROPAGATION_SECONDS = 10.0  # how long it waits without `nameservers`
+MAX_PROPAGATION = 3600.0
+DNS_QUERY_TIMEOUT = 2.0  # seconds for one DNS query
+DNS_POLL_INTERVAL = 2.0  # seconds between two rounds of queries
+ACME_LABEL = "_acme-challenge"
 BACKOFF_FIRST = 5.0  # seconds before the 2nd attempt; then x3 each time: 5, 15, 45, 60
 BACKOFF_MAX = 60.0
 MAX_BODY = 4096
@@ -51,7 +73,7 @@ EXIT_OK = 0
 EXIT_TRANSIENT = 1
 EXIT_PERMANENT = 2
 
-_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)\Z")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 Logger = Callable[[int, str], None]  # (syslog priority, message)
@@ -86,6 +108,9 @@ class Config:
     ca_file: str | None = None
     timeout: float = DEFAULT_TIMEOUT
     retries: int = DEFAULT_RETRIES
+    nameservers: tuple[tuple[str, int], ...] = ()  # (address, port) to poll for the TXT value
+    propagation_timeout: float = DEFAULT_PROPAGATION_TIMEOUT
+    propagation_seconds: float = DEFAULT_PROPAGATION_SECONDS
 
 
 @dataclass(frozen=True)
@@ -158,6 +183,22 @@ def _parse_number(path: str, key: str, value: str, low: float, high: float) -> f
     return number
 
 
+def _parse_nameservers(path: str, value: str) -> tuple[tuple[str, int], ...]:
+    """`192.0.2.53, 2001:db8::53` (commas or spaces); `ADDRESS@PORT` for another port."""
+    servers = []
+    for item in value.replace(",", " ").split():
+        address, at, port = item.partition("@")
+        try:
+            ipaddress.ip_address(address)
+            valid = not at or (port.isdigit() and 1 <= int(port) <= 65535)
+        except ValueError:
+            valid = False
+        if not valid:
+            raise _fail(path, "nameservers", f"{item!r} is not an IP address (or ADDRESS@PORT)")
+        servers.append((address, int(port) if at else 53))
+    return tuple(servers)
+
+
 def _read_ini(text: str, path: str) -> dict[str, str]:
     """The fields of the one [dyndns] section; errors never quote a line (it may hold the
     password)."""
@@ -207,6 +248,12 @@ def parse_config(text: str, path: str) -> Config:
         if not values["retries"].isdigit():
             raise _fail(path, "retries", f"{values['retries']!r} is not a whole number")
         retries = int(_parse_number(path, "retries", values["retries"], 1, MAX_RETRIES))
+    waits = {"propagation_timeout": DEFAULT_PROPAGATION_TIMEOUT}
+    waits["propagation_seconds"] = DEFAULT_PROPAGATION_SECONDS
+    for key in waits:
+        if key in values:
+            low = 1 if key == "propagation_timeout" else 0
+            waits[key] = _parse_number(path, key, values[key], low, MAX_PROPAGATION)
     return Config(
         path=path,
         url=values["url"],
@@ -219,6 +266,8 @@ def parse_config(text: str, path: str) -> Config:
         ca_file=values.get("ca_file") or None,
         timeout=timeout,
         retries=retries,
+        nameservers=_parse_nameservers(path, values.get("nameservers", "")),
+        **waits,
     )
 
 
@@ -253,19 +302,17 @@ def build_request(
     config: Config,
     family: socket.AddressFamily,
     context: ssl.SSLContext | None,
-    clear: bool = False,
+    hostname: str | None = None,
+    extra: Sequence[tuple[str, str]] = (),
 ) -> Request:
-    """The update of `family` over that family; with `clear`, the deletion of that family's
-    record, over any family (the machine has lost the one it clears)."""
+    """The GET for `hostname` (the config's by default), with `extra` query parameters."""
     credentials = f"{config.username}:{config.password}".encode()
-    target = f"{config.target}?hostname={quote(config.hostname, safe='')}"
-    if clear:
-        target += "&myipv6=none" if family == socket.AF_INET6 else "&myipv4=none"
+    query = [("hostname", hostname or config.hostname), *extra]
     return Request(
         host=config.host,
         port=config.port,
-        target=target,
-        family=socket.AF_UNSPEC if clear else family,
+        target=config.target + "?" + "&".join(f"{k}={quote(v, safe='')}" for k, v in query),
+        family=family,
         timeout=config.timeout,
         context=context,
         headers={
@@ -318,6 +365,19 @@ _ANSWERS = {
     "911": (Kind.TRANSIENT, "the server has a temporary problem"),
     "dnserr": (Kind.TRANSIENT, "the server's DNS update failed"),
 }
+# What these answers mean when the request added or removed a TXT value (certbot hooks).
+_TXT_ANSWERS = {
+    "nohost": (
+        Kind.PERMANENT,
+        "the server does not let user {user} set TXT records for {host}; the domain must be"
+        " hostname in {conf} (or another host of user {user}) with TXT in its types on the server",
+    ),
+    "badtxt": (
+        Kind.PERMANENT,
+        "the server refused the TXT value, or _acme-challenge.{host} already holds 4 values"
+        " (remove stale ones)",
+    ),
+}
 
 
 def first_line(body: bytes) -> str:
@@ -327,13 +387,14 @@ def first_line(body: bytes) -> str:
     return "".join(c if " " <= c <= "~" else "?" for c in line)[:80]
 
 
-def classify(response: Response, config: Config, family: int) -> Verdict:
-    """What an HTTP answer means: success, a failure to fix (permanent), or try again."""
+def classify(response: Response, config: Config, family: int, txt_host: str = "") -> Verdict:
+    """What an HTTP answer means: success, a failure to fix (permanent), or try again.
+    `txt_host`: the request added or removed a TXT value of that host."""
     fields = {
         "conf": config.path,
         "url": config.url,
         "user": config.username,
-        "host": config.hostname,
+        "host": txt_host or config.hostname,
         "label": family_label(family),
     }
     status = response.status
@@ -350,8 +411,9 @@ def classify(response: Response, config: Config, family: int) -> Verdict:
     code = line.split(" ", 1)[0]
     if code in ("good", "nochg"):
         return Verdict(Kind(code), line)
-    if code in _ANSWERS:
-        kind, text = _ANSWERS[code]
+    answers = {**_ANSWERS, **_TXT_ANSWERS} if txt_host else _ANSWERS
+    if code in answers:
+        kind, text = answers[code]
         return Verdict(kind, f"{code}: " + text.format(**fields))
     what = f"unexpected answer {line!r}" if line else "empty answer"
     return Verdict(Kind.PERMANENT, f"{what} from {config.url}; check url in {config.path}")
@@ -371,6 +433,102 @@ def redact(message: str, config: Config | None) -> str:
         if len(secret) >= 3:
             message = message.replace(secret, "***")
     return message
+
+
+# --- pure: DNS packets (a TXT query and its answer, RFC 1035 4.1) ----------------------
+
+TYPE_TXT = 16
+CLASS_IN = 1
+FLAG_QR = 0x8000
+FLAG_TC = 0x0200
+RCODES = {0: "NOERROR", 1: "FORMERR", 2: "SERVFAIL", 3: "NXDOMAIN", 4: "NOTIMP", 5: "REFUSED"}
+
+
+class DnsError(Exception):
+    """A DNS answer that is malformed, or not the answer to our query."""
+
+
+@dataclass(frozen=True)
+class DnsAnswer:
+    rcode: int
+    truncated: bool
+    txt: tuple[str, ...]  # each TXT record at the name asked for, its strings joined
+
+
+def dns_query(name: str, query_id: int) -> bytes:
+    """A query for the TXT records of `name`, without recursion: the server's own data."""
+    header = struct.pack("!6H", query_id, 0, 1, 0, 0, 0)
+    labels = [label.encode("ascii") for label in name.rstrip(".").split(".")]
+    if not all(0 < len(label) < 64 for label in labels):
+        raise DnsError(f"not a domain name: {name!r}")
+    qname = b"".join(bytes([len(label)]) + label for label in labels) + b"\0"
+    return header + qname + struct.pack("!2H", TYPE_TXT, CLASS_IN)
+
+
+def _read_name(packet: bytes, offset: int) -> tuple[str, int]:
+    """The (lowercase) name at `offset`, following compression pointers, and the offset
+    after it."""
+    labels: list[str] = []
+    after = None
+    for _step in range(128):  # at most 127 labels in a name, and no pointer loops
+        if offset >= len(packet):
+            raise DnsError("name runs past the end of the answer")
+        length = packet[offset]
+        if length >= 0xC0:
+            if offset + 1 >= len(packet):
+                raise DnsError("name runs past the end of the answer")
+            after = offset + 2 if after is None else after
+            offset = (length & 0x3F) << 8 | packet[offset + 1]
+            continue
+        if length >= 0x40:
+            raise DnsError("unknown label type")
+        if length == 0:
+            return ".".join(labels), offset + 1 if after is None else after
+        label = packet[offset + 1 : offset + 1 + length]
+        if len(label) != length:
+            raise DnsError("name runs past the end of the answer")
+        labels.append(label.decode("latin-1").lower())
+        offset += 1 + length
+    raise DnsError("name too long or a compression loop")
+
+
+def _txt_strings(rdata: bytes) -> str:
+    parts = []
+    offset = 0
+    while offset < len(rdata):
+        length = rdata[offset]
+        part = rdata[offset + 1 : offset + 1 + length]
+        if len(part) != length:
+            raise DnsError("TXT string runs past its record")
+        parts.append(part)
+        offset += 1 + length
+    return b"".join(parts).decode("latin-1")
+
+
+def parse_txt_answer(packet: bytes, query_id: int, name: str) -> DnsAnswer:
+    """The answer to our TXT query for `name`: its rcode, TC flag and TXT values."""
+    if len(packet) < 12:
+        raise DnsError("answer shorter than a DNS header")
+    ident, flags, qdcount, ancount, _nscount, _arcount = struct.unpack_from("!6H", packet)
+    if ident != query_id or not flags & FLAG_QR:
+        raise DnsError("not the answer to our query")
+    offset = 12
+    for _question in range(qdcount):
+        _qname, offset = _read_name(packet, offset)
+        offset += 4
+    values = []
+    for _record in range(ancount):
+        owner, offset = _read_name(packet, offset)
+        if offset + 10 > len(packet):
+            raise DnsError("record runs past the end of the answer")
+        rtype, rclass, _ttl, length = struct.unpack_from("!HHIH", packet, offset)
+        rdata = packet[offset + 10 : offset + 10 + length]
+        if len(rdata) != length:
+            raise DnsError("record runs past the end of the answer")
+        offset += 10 + length
+        if (rtype, rclass, owner) == (TYPE_TXT, CLASS_IN, name.rstrip(".").lower()):
+            values.append(_txt_strings(rdata))
+    return DnsAnswer(flags & 0xF, bool(flags & FLAG_TC), tuple(values))
 
 
 # --- network -------------------------------------------------------------------------
@@ -475,6 +633,69 @@ def https_get(request: Request) -> Response:
         connection.close()
 
 
+def _recv_exactly(sock: socket.socket, count: int) -> bytes:
+    data = b""
+    while len(data) < count:
+        chunk = sock.recv(count - len(data))
+        if not chunk:
+            raise DnsError("the server closed the connection")
+        data += chunk
+    return data
+
+
+DnsQuery = Callable[[tuple[str, int], str, float], DnsAnswer]
+
+
+def query_txt(server: tuple[str, int], name: str, timeout: float) -> DnsAnswer:
+    """Ask one server for the TXT records of `name` over UDP, over TCP when truncated.
+    OSError (timeouts too) or DnsError when there is no usable answer."""
+    query_id = random.randrange(0x10000)
+    packet = dns_query(name, query_id)
+    family = socket.AF_INET6 if ":" in server[0] else socket.AF_INET
+    with socket.socket(family, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(timeout)
+        sock.connect(server)
+        sock.send(packet)
+        answer = parse_txt_answer(sock.recv(65535), query_id, name)
+    if not answer.truncated:
+        return answer
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.settimeout(timeout)
+        sock.connect(server)
+        sock.sendall(struct.pack("!H", len(packet)) + packet)
+        (length,) = struct.unpack("!H", _recv_exactly(sock, 2))
+        return parse_txt_answer(_recv_exactly(sock, length), query_id, name)
+
+
+def _server_text(server: tuple[str, int]) -> str:
+    return server[0] if server[1] == 53 else f"{server[0]}@{server[1]}"
+
+
+def wait_until_visible(
+    servers: Sequence[tuple[str, int]], name: str, value: str, timeout: float, run: Runtime
+) -> dict[str, str]:
+    """Ask every server for the TXT records of `name` until each answers with `value`, or
+    `timeout` seconds have passed; returns what each server that never did said last."""
+    deadline = run.clock() + timeout
+    pending = {server: "not asked" for server in servers}
+    while True:
+        for server in list(pending):
+            try:
+                answer = run.dns_query(server, name, DNS_QUERY_TIMEOUT)
+            except (OSError, DnsError) as error:
+                reason = "timed out" if isinstance(error, TimeoutError) else str(error)
+                pending[server] = f"no answer: {reason or type(error).__name__}"
+                continue
+            if value in answer.txt:
+                del pending[server]
+            else:
+                rcode = RCODES.get(answer.rcode, str(answer.rcode))
+                pending[server] = f"{rcode} without the value"
+        if not pending or run.clock() >= deadline:
+            return {_server_text(server): said for server, said in pending.items()}
+        run.sleep(DNS_POLL_INTERVAL)
+
+
 def syslog_logger(priority: int, message: str) -> None:
     syslog.openlog("dyndns-client", syslog.LOG_PID, syslog.LOG_USER)
     syslog.syslog(priority, message)
@@ -484,14 +705,14 @@ def syslog_logger(priority: int, message: str) -> None:
 
 
 def update(
-    config: Config, request: Request, transport: Transport, sleep: Sleep
+    config: Config, request: Request, transport: Transport, sleep: Sleep, txt_host: str = ""
 ) -> tuple[Verdict, int]:
     """Up to `retries` attempts, backing off between transient failures; (verdict, attempts)."""
     attempt = 0
     while True:
         attempt += 1
         try:
-            verdict = classify(transport(request), config, request.family)
+            verdict = classify(transport(request), config, request.family, txt_host)
         except TransportError as error:
             verdict = Verdict(Kind.TRANSIENT, str(error))
         if verdict.kind is not Kind.TRANSIENT or attempt >= config.retries:
@@ -502,13 +723,24 @@ def update(
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="dyndns-client",
-        description="Tell a dyndns2 server this machine's address of one family.",
+        description="Tell a dyndns2 server this machine's address of one family, or add and"
+        " remove certbot's DNS-01 value as its --manual-auth-hook / --manual-cleanup-hook.",
         epilog="Exit codes: 0 updated or unchanged, 1 transient failure after all"
-        " retries, 2 permanent failure or bad config.",
+        " retries (or the TXT value not visible in time), 2 permanent failure or bad config.",
     )
     parser.add_argument("--config", required=True, help="INI file with a [dyndns] section")
-    parser.add_argument(
-        "--family", required=True, choices=("4", "6"), help="update the IPv4 or IPv6 address"
+    mode = parser.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--family", choices=("4", "6"), help="update the IPv4 or IPv6 address")
+    mode.add_argument(
+        "--certbot-auth",
+        action="store_true",
+        help="add $CERTBOT_VALIDATION at _acme-challenge.$CERTBOT_DOMAIN and wait until the"
+        " name servers answer with it (certbot's --manual-auth-hook)",
+    )
+    mode.add_argument(
+        "--certbot-cleanup",
+        action="store_true",
+        help="remove that value again (certbot's --manual-cleanup-hook)",
     )
     parser.add_argument(
         "--clear",
@@ -522,7 +754,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--verbose", action="store_true", help="print the server's answer on success too"
     )
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.clear and not args.family:
+        parser.error("--clear goes with --family")
+    return args
 
 
 @dataclass
@@ -534,6 +769,45 @@ class Runtime:
     log: Logger = syslog_logger
     stdout: TextIO | None = None  # None: sys.stdout at the time of the call
     stderr: TextIO | None = None
+    dns_query: DnsQuery = query_txt
+    clock: Callable[[], float] = time.monotonic
+    environ: Mapping[str, str] | None = None  # None: os.environ
+
+
+def certbot_challenge(environ: Mapping[str, str], hook: str) -> tuple[str, str]:
+    """(domain, value) of the challenge certbot hands its hook; ConfigError when unusable.
+    For a wildcard `*.home.example`, certbot's CERTBOT_DOMAIN is `home.example` already."""
+    raw, value = environ.get("CERTBOT_DOMAIN", ""), environ.get("CERTBOT_VALIDATION", "")
+    if not raw or not value:
+        raise ConfigError(
+            f"--{hook}: CERTBOT_DOMAIN and CERTBOT_VALIDATION are not set; run it as certbot's"
+            f" --manual-{hook.removeprefix('certbot-')}-hook"
+        )
+    domain = raw.lower().removeprefix("*.").removesuffix(".")
+    labels = domain.split(".")
+    if len(domain) > 253 or len(labels) < 2 or not all(_LABEL.match(x) for x in labels):
+        raise ConfigError(f"--{hook}: CERTBOT_DOMAIN {raw[:80]!r} is not a host name")
+    if len(value) > 255 or not all(" " <= c <= "~" for c in value):
+        raise ConfigError(f"--{hook}: CERTBOT_VALIDATION is not 1 to 255 printable characters")
+    return domain, value
+
+
+def wait_for_value(config: Config, domain: str, value: str, run: Runtime) -> str | None:
+    """Wait until the zone's name servers answer with the TXT value (with `nameservers`),
+    or `propagation_seconds`; what went wrong, or None."""
+    name = f"{ACME_LABEL}.{domain}"
+    if not config.nameservers:
+        run.sleep(config.propagation_seconds)
+        return None
+    timeout = config.propagation_timeout
+    missing = wait_until_visible(config.nameservers, name, value, timeout, run)
+    if not missing:
+        return None
+    said = "; ".join(f"{server}: {what}" for server, what in missing.items())
+    return (
+        f"the TXT value at {name} is not on every name server after {timeout:g} s ({said});"
+        f" check nameservers in {config.path}"
+    )
 
 
 def main(argv: Sequence[str] | None = None, runtime: Runtime | None = None) -> int:
@@ -541,7 +815,7 @@ def main(argv: Sequence[str] | None = None, runtime: Runtime | None = None) -> i
     run = runtime or Runtime()
     out = run.stdout or sys.stdout
     err = run.stderr or sys.stderr
-    family = socket.AF_INET6 if args.family == "6" else socket.AF_INET
+    hook = "certbot-auth" if args.certbot_auth else "certbot-cleanup"
     config: Config | None = None
 
     def fail(message: str, code: int) -> int:
@@ -553,16 +827,37 @@ def main(argv: Sequence[str] | None = None, runtime: Runtime | None = None) -> i
     try:
         config = load_config(args.config)
         context = tls_context(config)
+        if args.family:
+            domain, value = "", ""
+            family = socket.AF_INET6 if args.family == "6" else socket.AF_INET
+            prefix = f"{config.hostname} {family_label(family)}"
+            if args.clear:  # over either family: the machine has lost the one it clears
+                prefix += " clear"
+                parameter = "myipv6" if family == socket.AF_INET6 else "myipv4"
+                request = build_request(
+                    config, socket.AF_UNSPEC, context, None, [(parameter, "none")]
+                )
+            else:
+                request = build_request(config, family, context)
+        else:
+            domain, value = certbot_challenge(
+                os.environ if run.environ is None else run.environ, hook
+            )
+            prefix = f"{domain} {hook}"
+            parameter = "addtxt" if args.certbot_auth else "deltxt"
+            request = build_request(config, socket.AF_UNSPEC, context, domain, [(parameter, value)])
     except ConfigError as error:
         return fail(str(error), EXIT_PERMANENT)
-    prefix = f"{config.hostname} {family_label(family)}" + (" clear" if args.clear else "")
-    request = build_request(config, family, context, args.clear)
-    verdict, attempts = update(config, request, run.transport, run.sleep)
+    verdict, attempts = update(config, request, run.transport, run.sleep, domain)
     if verdict.kind is Kind.PERMANENT:
         return fail(f"{prefix}: {verdict.message}", EXIT_PERMANENT)
     if verdict.kind is Kind.TRANSIENT:
         tries = "1 attempt" if attempts == 1 else f"{attempts} attempts"
         return fail(f"{prefix}: {verdict.message} (gave up after {tries})", EXIT_TRANSIENT)
+    if args.certbot_auth:
+        problem = wait_for_value(config, domain, value, run)
+        if problem:
+            return fail(f"{prefix}: {problem}", EXIT_TRANSIENT)
     line = redact(f"{prefix}: {verdict.message}", config)
     if verdict.kind is Kind.GOOD and not args.quiet_success:
         run.log(syslog.LOG_INFO, line)

@@ -36,14 +36,17 @@ LOG = logging.getLogger("dyndns_update")
 
 UPDATE_PATH = "/nic/update"
 TOKEN_PREFIX = "/u/"
+ACME_DNS_PATH = "/update"  # acme-dns's update API, as acme.sh and lego speak it
+ACME_DNS = "acme-dns"  # its callers' `via` in the log
 REALM = 'Basic realm="dyndns"'
+MAX_BODY = 4096  # bytes of a request body read, at most
 
 StartResponse = Callable[..., Any]
 Environ = dict[str, Any]
 Response = tuple[str, list[tuple[str, str]], bytes]
 
 INVALID = "(invalid)"  # what the log says for a value that failed validation
-_PLAIN = re.compile(r"^[\x21-\x7e]{1,200}$")
+_PLAIN = re.compile(r"^[\x21-\x7e]{1,200}\Z")
 
 
 def _value(text: str) -> str:
@@ -81,6 +84,28 @@ def _response(lines: Sequence[str], status: str = "200 OK") -> Response:
     return status, headers, body
 
 
+def _json_response(data: dict[str, str], status: str = "200 OK") -> Response:
+    body = json.dumps(data).encode("ascii")
+    headers = [
+        ("Content-Type", "application/json"),
+        ("Content-Length", str(len(body))),
+        ("Cache-Control", "no-store"),
+    ]
+    return status, headers, body
+
+
+def _read_body(environ: Environ) -> bytes | None:
+    """The request body, or None when it is absent or longer than MAX_BODY."""
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return None
+    if not 0 < length <= MAX_BODY:
+        return None
+    body: bytes = environ["wsgi.input"].read(length)
+    return body
+
+
 @dataclass(frozen=True)
 class Caller:
     """Who called, once authenticated: the names asked for and which hosts they own."""
@@ -110,7 +135,10 @@ class DyndnsApp:
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         try:
-            status, headers, body = self.handle(environ)
+            if environ.get("PATH_INFO") == ACME_DNS_PATH:
+                status, headers, body = self.acme_dns(environ)
+            else:
+                status, headers, body = self.handle(environ)
         except Exception:
             LOG.exception("dyndns-update result=911 error=unexpected")
             status, headers, body = _response([Code.SERVERERROR])
@@ -209,6 +237,55 @@ class DyndnsApp:
         )
         return _response([Code.BADAUTH])
 
+    def acme_dns(self, environ: Environ) -> Response:
+        """acme-dns's `POST /update`: X-Api-User and X-Api-Key are a dyndns username and
+        password, the JSON body names one of its hosts and a DNS-01 value; the value joins
+        the most recent other one at _acme-challenge.<host>. Same checks, abuse guard and
+        log lines as /nic/update, answers as acme-dns gives them."""
+        client = environ.get("REMOTE_ADDR") or "-"
+        if environ.get("REQUEST_METHOD") != "POST":
+            log_line(result=Code.BADAGENT, via=ACME_DNS, client=client)
+            return _json_response({"error": "method_not_allowed"}, "405 Method Not Allowed")
+        user = self._acme_dns_user(environ, client)
+        if not isinstance(user, str):
+            return user
+        try:
+            name, value = protocol.parse_acme_dns(_read_body(environ), self.config.zone)
+        except protocol.AcmeDnsError as err:
+            result = Code.NOTFQDN if err.error == "bad_subdomain" else Code.BADTXT
+            log_line(result=result, user=user, via=ACME_DNS, client=client, error=err.error)
+            return _json_response({"error": err.error}, "400 Bad Request")
+        request = protocol.UpdateRequest(txt_add=(value,), txt_recent=True)
+        caller = Caller([name], lambda host: host.username == user, user, ACME_DNS)
+        (result,) = self.updater.handle([name], caller.may_update, request)
+        self._log_result(name, result, request, caller, client)
+        if result.code in (Code.GOOD, Code.NOCHG):
+            return _json_response({"txt": value})
+        if result.code == Code.NOHOST:  # not this user's host, or one without TXT
+            return _json_response({"error": "forbidden"}, "401 Unauthorized")
+        return _json_response({"error": "db_error"}, "500 Internal Server Error")
+
+    def _acme_dns_user(self, environ: Environ, client: str) -> str | Response:
+        """The username of X-Api-User when X-Api-Key is its password, else the answer."""
+        forbidden = _json_response({"error": "forbidden"}, "401 Unauthorized")
+        if self.abuse.is_blocked(client):
+            log_line(result=Code.ABUSE, via=ACME_DNS, client=client)
+            return _json_response({"error": "abuse"}, "429 Too Many Requests")
+        try:
+            credentials = self.credentials.get()
+        except ConfigError as err:
+            log_line(result=Code.SERVERERROR, via=ACME_DNS, client=client, error=str(err))
+            return _json_response({"error": "db_error"}, "500 Internal Server Error")
+        user = environ.get("HTTP_X_API_USER", "")
+        password = environ.get("HTTP_X_API_KEY", "")
+        if not user or not password:
+            log_line(result=Code.BADAUTH, via=ACME_DNS, error="no credentials", client=client)
+            return forbidden
+        if not auth.check_user(credentials.users, user, password, self.verified):
+            self._badauth(client, user=user_field(user), via=ACME_DNS)
+            return forbidden
+        return user
+
     @staticmethod
     def _log_result(
         raw: str,
@@ -228,6 +305,12 @@ class DyndnsApp:
             prefix = str(request.lan_prefix)
         if updated and request.txt is not None:
             txt = "set" if request.txt else "delete"
+        if updated and request.edits_txt:
+            txt = ",".join(
+                what
+                for what, values in (("add", request.txt_add), ("remove", request.txt_delete))
+                if values
+            )
         log_line(
             **host_fields(raw, result.host),
             result=result.code,

@@ -24,9 +24,9 @@ _MAXMEM = 256 * 1024 * 1024
 # than the CPUs can run only queues the callers that would hit the cache.
 _SCRYPT_SLOTS = threading.BoundedSemaphore(2)
 
-USERNAME_RE = re.compile(r"^[A-Za-z0-9._@+-]{1,64}$")
-TOKEN_RE = re.compile(r"^[A-Za-z0-9._~-]{16,256}$")
-TOKEN_HASH_RE = re.compile(r"^[0-9a-f]{64}$")
+USERNAME_RE = re.compile(r"^[A-Za-z0-9._@+-]{1,64}\Z")
+TOKEN_RE = re.compile(r"^[A-Za-z0-9._~-]{16,256}\Z")
+TOKEN_HASH_RE = re.compile(r"^[0-9a-f]{64}\Z")
 
 
 def _b64(data: bytes) -> str:

@@ -19,7 +19,7 @@ from . import auth, protocol
 
 RECORD_TYPES = ("A", "AAAA", "TXT")
 TSIG_ALGORITHMS = ("hmac-sha224", "hmac-sha256", "hmac-sha384", "hmac-sha512")
-_KEY_NAME_RE = re.compile(r"^[a-z0-9_-]{1,63}(\.[a-z0-9_-]{1,63})*$")
+_KEY_NAME_RE = re.compile(r"^[a-z0-9_-]{1,63}(\.[a-z0-9_-]{1,63})*\Z")
 
 
 class ConfigError(Exception):

@@ -21,6 +21,7 @@ import dns.query
 import dns.rcode
 import dns.rdata
 import dns.rdataclass
+import dns.rdataset
 import dns.rdatatype
 import dns.rdtypes.ANY.TXT
 import dns.tsig
@@ -37,6 +38,10 @@ class DnsRejected(Exception):
     """The server answered with an error (rcode or TSIG). Nothing was changed."""
 
 
+class DnsConflict(DnsRejected):
+    """A prerequisite failed: the RRset changed since it was read. Nothing was changed."""
+
+
 @dataclass(frozen=True)
 class RRsetChange:
     """Make the `rdtype` RRset of `name` exactly `values`; no values deletes it."""
@@ -44,6 +49,17 @@ class RRsetChange:
     name: str
     rdtype: str
     values: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class TxtEdit:
+    """Add and remove single TXT records at `name` (RFC 2136 2.5.1 and 2.5.4), keeping the
+    others, provided its TXT set is still `current` (a value-dependent prerequisite)."""
+
+    name: str
+    add: frozenset[dns.rdata.Rdata]
+    delete: frozenset[dns.rdata.Rdata]
+    current: frozenset[dns.rdata.Rdata]
 
 
 def make_rdatas(rdtype: str, values: Iterable[str]) -> frozenset[dns.rdata.Rdata]:
@@ -66,7 +82,8 @@ class DnsClient:
     Each thread keeps its own UDP socket and TCP connection to the server, so a request
     does not pay a connection setup; one that failed in any way is closed and made anew.
     A reused TCP connection that the server closed while idle is retried once on a new
-    one: our UPDATEs set whole RRsets, so sending one twice changes nothing more.
+    one: our UPDATEs set whole RRsets, or add and remove single TXT records under a
+    prerequisite, so sending one twice changes nothing more.
     """
 
     def __init__(self, zone: str, server: str, port: int, timeout: float, key: TsigKey) -> None:
@@ -154,16 +171,32 @@ class DnsClient:
         rrset = response.get_rrset(response.answer, _absolute(name), dns.rdataclass.IN, kind)
         return frozenset(rrset) if rrset is not None else frozenset()
 
-    def replace(self, changes: Sequence[RRsetChange], ttl: int) -> None:
-        """One atomic UPDATE: per change, delete the RRset by type, then add the values."""
+    def replace(
+        self, changes: Sequence[RRsetChange], ttl: int, edit: TxtEdit | None = None
+    ) -> None:
+        """One atomic UPDATE: per change, delete the RRset by type, then add the values;
+        with `edit`, its single TXT records too, if that TXT set is still as read
+        (DnsConflict when not)."""
         update = dns.update.UpdateMessage(self.zone)
         for change in changes:
             name = _absolute(change.name)
             update.delete(name, change.rdtype)
             for rdata in make_rdatas(change.rdtype, change.values):
                 update.add(name, ttl, rdata)
+        if edit is not None:
+            name = _absolute(edit.name)
+            if edit.current:
+                update.present(name, dns.rdataset.from_rdata_list(0, edit.current))
+            else:
+                update.absent(name, "TXT")
+            for rdata in edit.delete:
+                update.delete(name, rdata)
+            for rdata in edit.add:
+                update.add(name, ttl, rdata)
         update.use_tsig(self._key)
         response = self._exchange(update, self._tcp)
         rcode = response.rcode()
+        if rcode in (dns.rcode.NXRRSET, dns.rcode.YXRRSET):
+            raise DnsConflict(f"update answered {dns.rcode.to_text(rcode)}")
         if rcode != dns.rcode.NOERROR:
             raise DnsRejected(f"update answered {dns.rcode.to_text(rcode)}")

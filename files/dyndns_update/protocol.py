@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -18,7 +19,7 @@ PREFIX_LENGTHS = range(32, 65)  # what a router may report as its LAN prefix
 MAX_TXT_LENGTH = 255
 ACME_LABEL = "_acme-challenge"
 
-_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)\Z")
 _THIS_NETWORK = ipaddress.ip_network("0.0.0.0/8")
 
 
@@ -36,7 +37,7 @@ class Code(StrEnum):
     DNSERR = "dnserr"
     SERVERERROR = "911"
     BADIP = "badip"  # our extension: an address that cannot be a host's
-    BADTXT = "badtxt"  # our extension: a TXT value we do not accept
+    BADTXT = "badtxt"  # our extension: a TXT value we do not accept, or a full TXT set
 
 
 class BadRequest(ValueError):
@@ -55,6 +56,9 @@ class UpdateRequest:
     ipv4: ipaddress.IPv4Address | None = None
     ipv6: ipaddress.IPv6Address | None = None
     txt: tuple[str, ...] | None = None  # None: leave TXT alone; (): delete the TXT set
+    txt_add: tuple[str, ...] = ()  # TXT values to add to the set, keeping the others
+    txt_delete: tuple[str, ...] = ()  # TXT values to remove from the set, one by one
+    txt_recent: bool = False  # acme-dns: keep the most recent other value only (update.py)
     clear: frozenset[str] = frozenset()  # "A"/"AAAA": delete that family at the host's names
     lan_prefix: ipaddress.IPv6Address | None = None  # the router's LAN prefix, as given
     empty: frozenset[str] = frozenset()  # families whose parameter came empty, nothing else
@@ -63,6 +67,11 @@ class UpdateRequest:
     @property
     def addresses(self) -> tuple[IPAddress, ...]:
         return tuple(a for a in (self.ipv4, self.ipv6) if a is not None)
+
+    @property
+    def edits_txt(self) -> bool:
+        """Whether the request adds or removes single TXT values (addtxt/deltxt)."""
+        return bool(self.txt_add or self.txt_delete)
 
     @property
     def prefix(self) -> ipaddress.IPv6Address | None:
@@ -147,6 +156,15 @@ def is_usable_address(address: IPAddress) -> bool:
     return not address.is_site_local
 
 
+def _check_txt_values(values: Sequence[str], name: str) -> None:
+    """Each value 1..255 printable ASCII characters; BadRequest(badtxt) otherwise."""
+    for value in values:
+        if not 1 <= len(value) <= MAX_TXT_LENGTH:
+            raise BadRequest(Code.BADTXT, f"{name} value not 1..{MAX_TXT_LENGTH} characters")
+        if not all(" " <= ch <= "~" for ch in value):
+            raise BadRequest(Code.BADTXT, f"{name} value not printable ASCII")
+
+
 def parse_txt(values: Sequence[str] | None) -> tuple[str, ...] | None:
     """The TXT set asked for: None when `txt` is absent, () for a single empty `txt=`."""
     if values is None:
@@ -155,12 +173,26 @@ def parse_txt(values: Sequence[str] | None) -> tuple[str, ...] | None:
         return ()
     if len(values) > MAX_TXT_VALUES:
         raise BadRequest(Code.BADTXT, f"more than {MAX_TXT_VALUES} txt values")
-    for value in values:
-        if not 1 <= len(value) <= MAX_TXT_LENGTH:
-            raise BadRequest(Code.BADTXT, f"txt value not 1..{MAX_TXT_LENGTH} characters")
-        if not all(" " <= ch <= "~" for ch in value):
-            raise BadRequest(Code.BADTXT, "txt value not printable ASCII")
+    _check_txt_values(values, "txt")
     return tuple(dict.fromkeys(values))
+
+
+def parse_txt_edits(params: Params) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The values of `addtxt` and `deltxt` (each repeatable): what to add to and remove from
+    the TXT set, by the same rules as `txt`, at most 4 in all; never with `txt`, and never
+    one value both added and removed."""
+    add, delete = params.get("addtxt", []), params.get("deltxt", [])
+    if not add and not delete:
+        return (), ()
+    if "txt" in params:
+        raise BadRequest(Code.BADTXT, "txt together with addtxt or deltxt")
+    if len(add) + len(delete) > MAX_TXT_VALUES:
+        raise BadRequest(Code.BADTXT, f"more than {MAX_TXT_VALUES} addtxt and deltxt values")
+    _check_txt_values(add, "addtxt")
+    _check_txt_values(delete, "deltxt")
+    if set(add) & set(delete):
+        raise BadRequest(Code.BADTXT, "one value both in addtxt and deltxt")
+    return tuple(dict.fromkeys(add)), tuple(dict.fromkeys(delete))
 
 
 # The address parameters: name -> the family it may carry (None: either).
@@ -205,9 +237,10 @@ def parse_update_request(params: Params, remote_addr: str | None) -> UpdateReque
     in README.md.
 
     Explicit address parameters win; without any, the caller's own address is used,
-    unless the request carries `txt` (then no address is set).
+    unless the request carries `txt`, `addtxt` or `deltxt` (then no address is set).
     """
     txt = parse_txt(params.get("txt"))
+    txt_add, txt_delete = parse_txt_edits(params)
     found: dict[str, set[IPAddress]] = {"A": set(), "AAAA": set()}
     clear: set[str] = set()
     empty: set[str] = set()
@@ -228,7 +261,8 @@ def parse_update_request(params: Params, remote_addr: str | None) -> UpdateReque
                 raise BadRequest(Code.BADIP, f"IPv{address.version} address in {name}")
             found[_FAMILY_TYPE[address.version]].add(address)
     empty -= clear | {rdtype for rdtype, addresses in found.items() if addresses}
-    from_caller = not any(found.values()) and not clear and txt is None
+    touches_txt = txt is not None or txt_add or txt_delete
+    from_caller = not any(found.values()) and not clear and not touches_txt
     if from_caller:
         address = parse_address(remote_addr or "")
         if address is None:
@@ -243,11 +277,46 @@ def parse_update_request(params: Params, remote_addr: str | None) -> UpdateReque
         ipv4=next((a for a in addresses if isinstance(a, ipaddress.IPv4Address)), None),
         ipv6=next((a for a in addresses if isinstance(a, ipaddress.IPv6Address)), None),
         txt=txt,
+        txt_add=txt_add,
+        txt_delete=txt_delete,
         clear=frozenset(clear),
         lan_prefix=parse_prefix(params),
         empty=frozenset(empty),
         from_caller=from_caller,
     )
+
+
+# acme-dns's update API: a JSON body {"subdomain": ..., "txt": ...}; its TXT values are
+# 43 characters of base64url, as an ACME DNS-01 value is.
+_ACME_DNS_TXT = re.compile(r"[A-Za-z0-9_-]{43}")
+
+
+class AcmeDnsError(ValueError):
+    """A body acme-dns's update API refuses; `error` is acme-dns's word for it."""
+
+    def __init__(self, error: str) -> None:
+        super().__init__(error)
+        self.error = error
+
+
+def parse_acme_dns(body: bytes | None, zone: str) -> tuple[str, str]:
+    """(host name, TXT value) of an acme-dns update body. `subdomain` is the host's name:
+    its FQDN, or without a dot, the label(s) before `zone` (`home` for home.<zone>)."""
+    try:
+        data = json.loads(body.decode("utf-8")) if body else None
+    except (UnicodeDecodeError, ValueError):
+        data = None
+    if not isinstance(data, dict):
+        raise AcmeDnsError("malformed_json_payload")
+    subdomain, value = data.get("subdomain"), data.get("txt")
+    name = None
+    if isinstance(subdomain, str) and subdomain:
+        name = normalize_hostname(subdomain if "." in subdomain else f"{subdomain}.{zone}")
+    if name is None or not is_in_zone(name, zone):
+        raise AcmeDnsError("bad_subdomain")
+    if not isinstance(value, str) or not _ACME_DNS_TXT.fullmatch(value):
+        raise AcmeDnsError("bad_txt")
+    return name, value
 
 
 def format_addresses(addresses: Sequence[IPAddress]) -> str:

@@ -5,6 +5,12 @@ the current ones, and, when any differs, sends one UPDATE that sets every RRset
 asked for. One host is handled by one thread at a time, and the UPDATE carries
 the whole request, so concurrent requests for a host end with exactly the set
 one of them asked for, even across processes.
+
+TXT values added or removed one by one (addtxt/deltxt) go into the same UPDATE as
+single-record operations, under a prerequisite that the TXT set is still the one
+read: so concurrent additions from several processes all end up in the set, and
+the set never grows past MAX_TXT_VALUES. When another process changed it in
+between, the host is read and sent again.
 """
 
 from __future__ import annotations
@@ -14,8 +20,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from .config import Config, HostConfig
-from .dnsio import DnsClient, DnsRejected, DnsUnreachable, RRsetChange, make_rdatas
+from .dnsio import (
+    DnsClient,
+    DnsConflict,
+    DnsRejected,
+    DnsUnreachable,
+    RRsetChange,
+    TxtEdit,
+    make_rdatas,
+)
 from .protocol import (
+    MAX_TXT_VALUES,
     Code,
     UpdateRequest,
     acme_name,
@@ -60,16 +75,61 @@ def wanted_rrsets(host: HostConfig, request: UpdateRequest) -> list[RRsetChange]
 def allowed_types_missing(host: HostConfig, request: UpdateRequest) -> list[str]:
     """The record types `request` needs that `host` may not change."""
     needed = {c.rdtype for c in wanted_rrsets(host, request)}
+    if request.edits_txt:
+        needed.add("TXT")
     return sorted(needed - host.types)
 
 
-def update_host(client: DnsClient, host: HostConfig, request: UpdateRequest, ttl: int) -> Code:
-    """good or nochg; raises DnsUnreachable / DnsRejected with nothing changed."""
+UPDATE_ATTEMPTS = 5  # reads and UPDATEs of one host while others change its TXT set
+
+
+class TxtSetFull(Exception):
+    """Adding the values would make the TXT set larger than MAX_TXT_VALUES: badtxt."""
+
+
+def txt_edit(
+    client: DnsClient, host: HostConfig, request: UpdateRequest, recent: str | None = None
+) -> TxtEdit | None:
+    """The single TXT records to add and remove, with the set they apply to; None when
+    the set already is as asked. TxtSetFull when it would grow too large.
+
+    With `txt_recent` (acme-dns), the value joins the most recent other one, `recent`
+    (what this process last set for the host) if still there, else the only value there,
+    and every other value goes."""
+    name = acme_name(host.name)
+    current = client.fetch(name, "TXT")
+    add = make_rdatas("TXT", request.txt_add)
+    delete = make_rdatas("TXT", request.txt_delete)
+    if request.txt_recent:
+        keep = current & make_rdatas("TXT", [recent] if recent else [])
+        delete = current - (keep or (current if len(current) == 1 else frozenset())) - add
+    after = (current | add) - delete
+    if after == current:
+        return None
+    if len(after) > MAX_TXT_VALUES and not after <= current:
+        raise TxtSetFull(f"TXT set would hold more than {MAX_TXT_VALUES} values")
+    return TxtEdit(name, add, delete, current)
+
+
+def update_host(
+    client: DnsClient, host: HostConfig, request: UpdateRequest, ttl: int, recent: str | None = None
+) -> Code:
+    """good or nochg; raises DnsUnreachable / DnsRejected with nothing changed, TxtSetFull
+    for a TXT set that would grow too large. `recent`: see txt_edit."""
     wanted = wanted_rrsets(host, request)
-    if all(client.fetch(c.name, c.rdtype) == make_rdatas(c.rdtype, c.values) for c in wanted):
-        return Code.NOCHG
-    client.replace(wanted, ttl)
-    return Code.GOOD
+    for _attempt in range(UPDATE_ATTEMPTS):
+        same = all(
+            client.fetch(c.name, c.rdtype) == make_rdatas(c.rdtype, c.values) for c in wanted
+        )
+        edit = txt_edit(client, host, request, recent) if request.edits_txt else None
+        if same and edit is None:
+            return Code.NOCHG
+        try:
+            client.replace(wanted, ttl, edit)
+        except DnsConflict:
+            continue  # another process changed the TXT set since we read it: read again
+        return Code.GOOD
+    raise DnsRejected(f"TXT set changed by others {UPDATE_ATTEMPTS} times in a row")
 
 
 class Updater:
@@ -79,6 +139,7 @@ class Updater:
         self.config = config
         self.client = client
         self.locks = {name: threading.Lock() for name in config.hosts}
+        self.recent: dict[str, str] = {}  # host -> the TXT value last set by acme-dns's API
 
     def handle(
         self,
@@ -112,13 +173,18 @@ class Updater:
                 continue
             try:
                 with self.locks[name]:
-                    code = update_host(client, host, request, config.ttl)
+                    code = update_host(client, host, request, config.ttl, self.recent.get(name))
+                    if request.txt_recent:
+                        self.recent[name] = request.txt_add[0]
             except DnsUnreachable as err:
                 unreachable = str(err)
                 results.append(HostResult(name, Code.SERVERERROR, "911", unreachable))
                 continue
             except DnsRejected as err:
                 results.append(HostResult(name, Code.DNSERR, "dnserr", str(err)))
+                continue
+            except TxtSetFull as err:
+                results.append(HostResult(name, Code.BADTXT, "badtxt", str(err)))
                 continue
             line = format_line(code, request.addresses)
             results.append(HostResult(name, code, line, request=request))

@@ -185,7 +185,7 @@ def app(tmp_path: Path, knot: Knot, keys: dict[str, str]) -> Recorder:
         "credentials_file": str(base / "credentials.json"),
         "ttl": 60,
         "hosts": {
-            HOME: {"username": "home", "types": ["A", "AAAA"]},
+            HOME: {"username": "home", "types": ["A", "AAAA", "TXT"]},
             NAS: {"username": "home", "types": ["A"]},
         },
     }
@@ -270,6 +270,20 @@ def run_client(conf: Path, family: str) -> subprocess.CompletedProcess[str]:
         text=True,
         timeout=60,
         check=False,
+    )
+
+
+def run_hook(conf: Path, flag: str, domain: str, value: str) -> subprocess.CompletedProcess[str]:
+    """The script as certbot runs its hooks: CERTBOT_* in the environment."""
+    env = {**os.environ, "CERTBOT_DOMAIN": domain, "CERTBOT_VALIDATION": value}
+    env.update(CERTBOT_REMAINING_CHALLENGES="0", CERTBOT_ALL_DOMAINS=f"{domain},*.{domain}")
+    return subprocess.run(
+        [sys.executable, str(SCRIPT), "--config", str(conf), flag],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env=env,
     )
 
 
@@ -404,3 +418,62 @@ def test_family_6_to_an_ipv4_only_server(bed: Bed) -> None:
     assert bed.app.seen == []
     assert bed.knot.records(HOME, "AAAA") == set()
     assert bed.knot.records(HOME, "A") == set()
+
+
+ACME = f"_acme-challenge.{HOME}"
+
+
+def test_certbot_hooks_for_a_name_and_its_wildcard(bed: Bed) -> None:
+    """As certbot runs them for -d home... -d '*.home...': two values at once, each
+    removed by its own cleanup; the auth hook returns once knotd answers with its value."""
+    port = bed.serve("127.0.0.1")
+    url = f"https://localhost:{port}/nic/update"
+    conf = bed.conf(url, nameservers=f"127.0.0.1@{bed.knot.port}", propagation_timeout="10")
+    first, second = "A" * 43, "b-" * 21 + "c"
+    for value in (first, second):
+        result = run_hook(conf, "--certbot-auth", HOME, value)
+        assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+    assert bed.knot.records(ACME, "TXT") == {f'"{first}"', f'"{second}"'}
+    assert [seen.query for seen in bed.app.seen] == [
+        f"hostname={HOME}&addtxt={first}",
+        f"hostname={HOME}&addtxt={second}",
+    ]
+    result = run_hook(conf, "--certbot-cleanup", HOME, first)
+    assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+    assert bed.knot.records(ACME, "TXT") == {f'"{second}"'}
+    assert run_hook(conf, "--certbot-cleanup", HOME, second).returncode == 0
+    assert run_hook(conf, "--certbot-cleanup", HOME, second).returncode == 0  # nochg
+    assert bed.knot.records(ACME, "TXT") == set()
+    assert bed.knot.records(HOME, "A") == set()  # the caller's address was not used
+
+
+def test_certbot_hook_for_a_domain_not_the_users(bed: Bed) -> None:
+    port = bed.serve("127.0.0.1")
+    conf = bed.conf(f"https://localhost:{port}/nic/update")
+    serial = bed.knot.serial()
+    for domain in (f"other.{ZONE}", NAS):  # not a host of this user; a host without TXT
+        result = run_hook(conf, "--certbot-auth", domain, "A" * 43)
+        assert result.returncode == 2
+        assert result.stderr.startswith(
+            f"{domain} certbot-auth: nohost: the server does not let user home set TXT records"
+        )
+    assert bed.knot.serial() == serial
+
+
+def test_certbot_auth_fails_when_a_name_server_lacks_the_value(bed: Bed) -> None:
+    port = bed.serve("127.0.0.1")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:
+        silent.bind(("127.0.0.1", 0))  # a name server that never answers
+        quiet = f"127.0.0.1@{silent.getsockname()[1]}"
+        servers = f"127.0.0.1@{bed.knot.port}, {quiet}"
+        conf = bed.conf(
+            f"https://localhost:{port}/nic/update", nameservers=servers, propagation_timeout="1"
+        )
+        result = run_hook(conf, "--certbot-auth", HOME, "A" * 43)
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"{HOME} certbot-auth: the TXT value at {ACME} is not on every name server after 1 s"
+        f" ({quiet}: no answer: timed out);"
+        f" check nameservers in {conf}\n"
+    )
+    assert bed.knot.records(ACME, "TXT") == {f'"{"A" * 43}"'}  # the cleanup hook removes it

@@ -25,7 +25,7 @@ from app_support import app_config
 from dyndns_update import auth
 from dyndns_update.app import DyndnsApp, make_app
 from knot_support import ZONE, Knot, call
-from wsgi_support import basic
+from wsgi_support import acme_dns, basic
 
 HOME = f"home.{ZONE}"
 NAS = f"nas.{ZONE}"
@@ -198,6 +198,78 @@ def test_txt_set_and_delete(app: DyndnsApp, knot: Knot) -> None:
     assert knot.serial() == serial + 3
 
 
+def test_txt_values_added_and_removed_one_by_one(app: DyndnsApp, knot: Knot) -> None:
+    """As certbot does for a name and its wildcard: two values at once, each removed alone."""
+    serial = knot.serial()
+    assert update(app, f"hostname={HOME}&addtxt=first-value") == "good\n"
+    assert call(app, f"/u/{TOKEN}", "addtxt=second%20value")[1] == "good\n"
+    assert knot.records(ACME, "TXT") == {'"first-value"', '"second value"'}
+    assert knot.records(HOME, "A") == set()  # the caller's address was not used
+    assert knot.serial() == serial + 2
+    assert update(app, f"hostname={HOME}&addtxt=first-value") == "nochg\n"
+    assert update(app, f"hostname={HOME}&deltxt=absent-value") == "nochg\n"
+    assert knot.serial() == serial + 2
+    assert update(app, f"hostname={HOME}&deltxt=first-value") == "good\n"
+    assert knot.records(ACME, "TXT") == {'"second value"'}
+    assert call(app, f"/u/{TOKEN}", "deltxt=first-value")[1] == "nochg\n"
+    body = update(app, f"hostname={HOME}&addtxt=third&deltxt=second%20value&myip=203.0.113.7")
+    assert body == "good 203.0.113.7\n"
+    assert knot.records(ACME, "TXT") == {'"third"'}
+    assert knot.records(HOME, "A") == {"203.0.113.7"}
+    assert knot.serial() == serial + 4
+    assert update(app, f"hostname={HOME}&deltxt=third") == "good\n"
+    assert knot.records(ACME, "TXT") == set()
+
+
+def test_added_txt_values_never_exceed_four(app: DyndnsApp, knot: Knot) -> None:
+    assert update(app, f"hostname={HOME}&addtxt=a&addtxt=b&addtxt=c&addtxt=d") == "good\n"
+    serial = knot.serial()
+    assert update(app, f"hostname={HOME}&addtxt=e&myip=203.0.113.7") == "badtxt\n"
+    assert knot.serial() == serial  # nothing changed, not even the address
+    assert knot.records(HOME, "A") == set()
+    assert update(app, f"hostname={HOME}&addtxt=a") == "nochg\n"
+    assert update(app, f"hostname={HOME}&addtxt=e&deltxt=a") == "good\n"
+    assert knot.records(ACME, "TXT") == {'"b"', '"c"', '"d"', '"e"'}
+    # txt= still replaces the whole set
+    assert update(app, f"hostname={HOME}&txt=only") == "good\n"
+    assert knot.records(ACME, "TXT") == {'"only"'}
+
+
+def test_txt_edits_need_txt_type_and_plain_values(app: DyndnsApp, knot: Knot) -> None:
+    serial = knot.serial()
+    assert update(app, f"hostname={NAS}&addtxt=v") == "nohost\n"
+    assert update(app, f"hostname={NAS}&deltxt=v") == "nohost\n"
+    assert update(app, f"hostname={HOME}&txt=v&addtxt=w") == "badtxt\n"
+    assert update(app, f"hostname={HOME}&addtxt=") == "badtxt\n"
+    assert update(app, f"hostname={HOME}&addtxt=v&deltxt=v") == "badtxt\n"
+    assert knot.serial() == serial
+
+
+def test_acme_dns_keeps_the_two_most_recent_values(
+    app: DyndnsApp, knot: Knot, make: Callable[..., DyndnsApp]
+) -> None:
+    """acme-dns's update API, as acme.sh and lego call it for a name and its wildcard."""
+    v1, v2, v3, v4, v5 = (f"{i}" * 43 for i in range(1, 6))
+
+    def post(app: DyndnsApp, value: str, subdomain: str = "home") -> Any:
+        body = {"subdomain": subdomain, "txt": value}
+        status, headers, answer = acme_dns(app, body, "home", "home-password")
+        assert (status, headers["Content-Type"]) == ("200 OK", "application/json")
+        assert answer == {"txt": value}
+        return {f'"{v}"' for v in (v1, v2, v3, v4, v5)} & knot.records(ACME, "TXT")
+
+    assert post(app, v1) == {f'"{v1}"'}
+    assert post(app, v2, subdomain=HOME) == {f'"{v1}"', f'"{v2}"'}
+    assert post(app, v3) == {f'"{v2}"', f'"{v3}"'}  # the oldest goes
+    serial = knot.serial()
+    assert post(app, v3) == {f'"{v3}"'}  # as acme-dns: both of its two slots hold v3
+    assert knot.serial() == serial + 1
+    # a new process knows no history: one value there is kept, of two none
+    assert post(make(knot), v4) == {f'"{v3}"', f'"{v4}"'}
+    assert post(make(knot), v5) == {f'"{v5}"'}
+    assert knot.records(HOME, "A") == set()
+
+
 def test_txt_with_address(app: DyndnsApp, knot: Knot) -> None:
     body = update(app, f"hostname={HOME}&txt=v&myip=203.0.113.7")
     assert body == "good 203.0.113.7\n"
@@ -292,6 +364,14 @@ def test_type_refused_by_acl_is_dnserr(app: DyndnsApp, knot: Knot) -> None:
     assert knot.records(ACME, "TXT") == set()
     assert knot.serial() == serial
     assert update(app, f"hostname={HOME}&myip=203.0.113.7") == "good 203.0.113.7\n"
+
+
+@pytest.mark.update_types("A", "AAAA")
+def test_txt_edit_refused_by_acl_is_dnserr(app: DyndnsApp, knot: Knot) -> None:
+    serial = knot.serial()
+    assert update(app, f"hostname={HOME}&addtxt=v&myip=203.0.113.7") == "dnserr\n"
+    assert knot.records(HOME, "A") == set()
+    assert knot.serial() == serial
 
 
 def test_update_refused_after_read_is_dnserr(

@@ -12,13 +12,14 @@ import json
 import logging
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from dyndns_update import auth, credentials
 from dyndns_update.app import DyndnsApp, make_app
 from dyndns_update.config import ConfigError
 from unit_support import PASSWORD, TOKEN, ZONE
-from wsgi_support import basic, call
+from wsgi_support import acme_dns, basic, call
 
 HOME = f"home.{ZONE}"
 NAS = f"nas.{ZONE}"
@@ -60,7 +61,7 @@ def test_answers_are_plain_text_and_not_cached(app: DyndnsApp) -> None:
     assert body == "badauth\n"
 
 
-@pytest.mark.parametrize("path", ["/", "/nic", "/nic/update/x", "/u/", "/u/a/b", "/update"])
+@pytest.mark.parametrize("path", ["/", "/nic", "/nic/update/x", "/u/", "/u/a/b", "/update/x"])
 def test_other_paths_are_404(app: DyndnsApp, path: str) -> None:
     status, headers, body = call(app, path, authorization=GOOD_AUTH)
     assert status == "404 Not Found"
@@ -151,12 +152,20 @@ def test_bad_txt_is_badtxt(app: DyndnsApp) -> None:
     assert update(app, f"hostname={HOME}&txt=a&txt=b&txt=c&txt=d&txt=e")[2] == "badtxt\n"
 
 
+def test_bad_txt_edits_are_badtxt(app: DyndnsApp) -> None:
+    assert update(app, f"hostname={HOME},{NAS}&txt=a&addtxt=b")[2] == "badtxt\nbadtxt\n"
+    assert update(app, f"hostname={HOME}&addtxt=a&deltxt=a")[2] == "badtxt\n"
+    assert call(app, f"/u/{TOKEN}", "addtxt=")[2] == "badtxt\n"
+
+
 def test_types_not_allowed_are_nohost(app: DyndnsApp) -> None:
     # nas may only have A: an IPv6 address (given or the caller's own) or TXT is refused
     assert update(app, f"hostname={NAS}&myipv6=2001:db8::7")[2] == "nohost\n"
     assert update(app, f"hostname={NAS}&myip=203.0.113.7,2001:db8::7")[2] == "nohost\n"
     assert update(app, f"hostname={NAS}", REMOTE_ADDR="2001:db8::7")[2] == "nohost\n"
     assert update(app, f"hostname={NAS}&txt=challenge")[2] == "nohost\n"
+    assert update(app, f"hostname={NAS}&addtxt=challenge")[2] == "nohost\n"
+    assert update(app, f"hostname={NAS}&deltxt=challenge")[2] == "nohost\n"
     assert update(app, f"hostname={NAS}", REMOTE_ADDR="203.0.113.7")[2] == "911\n"
 
 
@@ -258,8 +267,10 @@ def test_log_values_cannot_inject_lines(app: DyndnsApp, caplog: pytest.LogCaptur
     caplog.set_level(logging.INFO, logger="dyndns_update")
     update(app, "hostname=evil%0Aresult%3Dgood%20x=y&myip=203.0.113.7")
     update(app, authorization=basic("evil user=x\n", "pw"))
+    update(app, authorization=basic("evil\n", "pw"))  # a name but for its newline
     lines = [r.getMessage() for r in caplog.records]
-    assert len(lines) == 2
+    assert len(lines) == 3
+    assert "user=(invalid) " in lines[2]
     assert all("\n" not in line for line in lines)
     assert lines[0].startswith("dyndns-update host=(invalid) host_length=20 result=notfqdn")
     assert "user=(invalid) " in lines[1]
@@ -281,3 +292,64 @@ def test_make_app_fails_clearly_on_bad_files(
         make_app(str(path))
     with pytest.raises(ConfigError, match="cannot read"):
         make_app(str(tmp_path / "nothing.json"))
+
+
+VALUE = "gfj9Xq-Mu1p8aO4nZwWw8bU0eLvJ7kzxRZ5yIw5mLzE"  # 43 characters, as ACME makes them
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "error"),
+    [
+        ({"subdomain": "home", "txt": VALUE}, "500 Internal Server Error", "db_error"),  # no DNS
+        ({"subdomain": HOME, "txt": VALUE}, "500 Internal Server Error", "db_error"),
+        ({"subdomain": "nas", "txt": VALUE}, "401 Unauthorized", "forbidden"),  # no TXT
+        ({"subdomain": "other", "txt": VALUE}, "401 Unauthorized", "forbidden"),  # not home's
+        ({"subdomain": "unknown", "txt": VALUE}, "401 Unauthorized", "forbidden"),
+        ({"subdomain": "home.example.org", "txt": VALUE}, "400 Bad Request", "bad_subdomain"),
+        ({"subdomain": "-x", "txt": VALUE}, "400 Bad Request", "bad_subdomain"),
+        ({"subdomain": 7, "txt": VALUE}, "400 Bad Request", "bad_subdomain"),
+        ({"subdomain": "home", "txt": VALUE[:42]}, "400 Bad Request", "bad_txt"),
+        ({"subdomain": "home", "txt": VALUE[:42] + "="}, "400 Bad Request", "bad_txt"),
+        ({"subdomain": "home"}, "400 Bad Request", "bad_txt"),
+        (["home", VALUE], "400 Bad Request", "malformed_json_payload"),
+        (b"{not json", "400 Bad Request", "malformed_json_payload"),
+        (b"", "400 Bad Request", "malformed_json_payload"),
+        (b" " * 4097, "400 Bad Request", "malformed_json_payload"),
+    ],
+)
+def test_acme_dns_answers(app: DyndnsApp, body: Any, status: str, error: str) -> None:
+    answer = acme_dns(app, body, "home", PASSWORD)
+    assert answer[0::2] == (status, {"error": error})
+    assert answer[1]["Content-Type"] == "application/json"
+    assert answer[1]["Cache-Control"] == "no-store"
+
+
+def test_acme_dns_credentials_and_abuse(app: DyndnsApp, clock: Clock) -> None:
+    body = {"subdomain": "home", "txt": VALUE}
+    forbidden = ("401 Unauthorized", {"error": "forbidden"})
+    assert acme_dns(app, body, None, None)[0::2] == forbidden  # does not count as a failure
+    assert acme_dns(app, body, "home", None)[0::2] == forbidden
+    for user in ("home", "nobody", "home"):  # three failures (the limit is 3)
+        assert acme_dns(app, body, user, "wrong password")[0::2] == forbidden
+    blocked = acme_dns(app, body, "home", PASSWORD)
+    assert blocked[0::2] == ("429 Too Many Requests", {"error": "abuse"})
+    assert update(app)[2] == "abuse\n"  # the same guard as /nic/update
+    clock.now += 900
+    assert acme_dns(app, body, "home", PASSWORD)[2] == {"error": "db_error"}
+    status, _, text = call(app, "/update", REQUEST_METHOD="GET")
+    assert (status, json.loads(text)) == ("405 Method Not Allowed", {"error": "method_not_allowed"})
+
+
+def test_acme_dns_log_lines(app: DyndnsApp, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="dyndns_update")
+    acme_dns(app, {"subdomain": "home", "txt": VALUE}, "home", "wrong-secret-pw")
+    acme_dns(app, {"subdomain": "home", "txt": VALUE[:40]}, "home", PASSWORD)
+    acme_dns(app, {"subdomain": "nas", "txt": VALUE}, "home", PASSWORD)
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines == [
+        "dyndns-update result=badauth user=home via=acme-dns client=198.51.100.2",
+        "dyndns-update result=badtxt user=home via=acme-dns client=198.51.100.2 error=bad_txt",
+        f"dyndns-update host={NAS} result=nohost user=home via=acme-dns client=198.51.100.2"
+        ' error="type not allowed: TXT"',
+    ]
+    assert VALUE[:40] not in "\n".join(lines)

@@ -6,6 +6,7 @@ import ipaddress
 
 import pytest
 from dyndns_update.protocol import (
+    AcmeDnsError,
     BadRequest,
     Code,
     UpdateRequest,
@@ -15,9 +16,11 @@ from dyndns_update.protocol import (
     is_in_zone,
     lan_address,
     normalize_hostname,
+    parse_acme_dns,
     parse_address,
     parse_query,
     parse_txt,
+    parse_txt_edits,
     parse_update_request,
     split_values,
 )
@@ -45,6 +48,7 @@ V6 = ipaddress.IPv6Address("2001:db8::7")
         ("ho_me.example.test", None),
         ("_acme-challenge.home.example.test", None),
         ("home example.test", None),
+        ("home\n.example.test", None),  # a label's end is not before its newline
         ("bücher.example", None),
         ("203.0.113.7", None),
         ("a" * 64 + ".example.test", None),
@@ -185,6 +189,34 @@ def test_bad_txt_values(values: list[str]) -> None:
     with pytest.raises(BadRequest) as info:
         parse_txt(values)
     assert info.value.code == Code.BADTXT
+
+
+def test_txt_edits() -> None:
+    assert parse_txt_edits({}) == ((), ())
+    assert parse_txt_edits({"addtxt": ["a", "b", "a"]}) == (("a", "b"), ())
+    assert parse_txt_edits({"deltxt": ["x" * 255]}) == ((), ("x" * 255,))
+    assert parse_txt_edits({"addtxt": ["a"], "deltxt": ["b", "c"]}) == (("a",), ("b", "c"))
+    assert req("addtxt=v", "203.0.113.7") == UpdateRequest(txt_add=("v",))
+    assert req("deltxt=v&myip=203.0.113.7") == UpdateRequest(ipv4=V4, txt_delete=("v",))
+    assert req("deltxt=v").edits_txt and not req("txt=v").edits_txt
+
+
+@pytest.mark.parametrize(
+    ("query", "reason"),
+    [
+        ("addtxt=", "addtxt value not 1..255 characters"),
+        ("deltxt=" + "x" * 256, "deltxt value not 1..255 characters"),
+        ("addtxt=%C3%BC", "addtxt value not printable ASCII"),
+        ("addtxt=a&addtxt=b&deltxt=c&deltxt=d&addtxt=e", "more than 4 addtxt and deltxt values"),
+        ("txt=a&addtxt=b", "txt together with addtxt or deltxt"),
+        ("txt=&deltxt=b", "txt together with addtxt or deltxt"),
+        ("addtxt=a&deltxt=a", "one value both in addtxt and deltxt"),
+    ],
+)
+def test_bad_txt_edits(query: str, reason: str) -> None:
+    with pytest.raises(BadRequest) as err:
+        req(query)
+    assert (err.value.code, err.value.reason) == (Code.BADTXT, reason)
 
 
 def test_txt_alone_sets_no_address() -> None:
@@ -346,3 +378,40 @@ def test_an_empty_parameter_clears_only_for_a_host_that_asked_for_it() -> None:
     # no parameter at all: the caller's address, as for every host
     plain = req("hostname=h", "203.0.113.7")
     assert plain.for_host(empty_clears=True) == plain
+
+
+VALUE = "gfj9Xq-Mu1p8aO4nZwWw8bU0eLvJ7kzxRZ5yIw5mLzE"
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (b'{"subdomain": "home", "txt": "%s"}', (f"home.{ZONE}", VALUE)),
+        (b'{"subdomain": "Home.Dyn.Example.Test.", "txt": "%s"}', (f"home.{ZONE}", VALUE)),
+        (b'{"subdomain": "a-b", "txt": "%s", "other": 1}', (f"a-b.{ZONE}", VALUE)),
+        (b'{"subdomain": "dyn.example.test", "txt": "%s"}', (ZONE, VALUE)),
+    ],
+)
+def test_acme_dns_body(body: bytes, expected: tuple[str, str]) -> None:
+    assert parse_acme_dns(body.replace(b"%s", VALUE.encode()), ZONE) == expected
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        (None, "malformed_json_payload"),
+        (b"\xff", "malformed_json_payload"),
+        (b'"home"', "malformed_json_payload"),
+        (b'{"txt": "%s"}', "bad_subdomain"),
+        (b'{"subdomain": "", "txt": "%s"}', "bad_subdomain"),
+        (b'{"subdomain": "_acme-challenge", "txt": "%s"}', "bad_subdomain"),
+        (b'{"subdomain": "home.example.org", "txt": "%s"}', "bad_subdomain"),
+        (b'{"subdomain": "home", "txt": "%s="}', "bad_txt"),
+        (b'{"subdomain": "home", "txt": "%s\\n"}', "bad_txt"),
+        (b'{"subdomain": "home", "txt": ["%s"]}', "bad_txt"),
+    ],
+)
+def test_bad_acme_dns_body(body: bytes | None, error: str) -> None:
+    with pytest.raises(AcmeDnsError) as err:
+        parse_acme_dns(body.replace(b"%s", VALUE.encode()) if body else body, ZONE)
+    assert err.value.error == error

@@ -1,13 +1,21 @@
-"""The pure parts of the shared update core: which RRsets a request wants."""
+"""The shared update core: which RRsets a request wants; TXT edits against a fake server."""
 
 from __future__ import annotations
 
 import ipaddress
+from typing import Any
 
+import pytest
 from dyndns_update.config import HostConfig, LanMachine
-from dyndns_update.dnsio import RRsetChange, make_rdatas
-from dyndns_update.protocol import UpdateRequest
-from dyndns_update.update import allowed_types_missing, wanted_rrsets
+from dyndns_update.dnsio import DnsConflict, DnsRejected, RRsetChange, TxtEdit, make_rdatas
+from dyndns_update.protocol import Code, UpdateRequest
+from dyndns_update.update import (
+    UPDATE_ATTEMPTS,
+    TxtSetFull,
+    allowed_types_missing,
+    update_host,
+    wanted_rrsets,
+)
 
 HOST = "home.dyn.example.test"
 V4 = ipaddress.IPv4Address("203.0.113.7")
@@ -41,6 +49,9 @@ def test_allowed_types_missing() -> None:
     host = HostConfig(HOST, "home", frozenset({"A", "TXT"}))
     assert allowed_types_missing(host, UpdateRequest(ipv4=V4, txt=("x",))) == []
     assert allowed_types_missing(host, UpdateRequest(ipv4=V4, ipv6=V6)) == ["AAAA"]
+    a_only = HostConfig(HOST, "home", frozenset({"A"}))
+    assert allowed_types_missing(a_only, UpdateRequest(txt_add=("x",))) == ["TXT"]
+    assert allowed_types_missing(a_only, UpdateRequest(txt_delete=("x",))) == ["TXT"]
 
 
 LAN = HostConfig(
@@ -112,3 +123,49 @@ def test_make_rdatas_compare_by_value() -> None:
     assert make_rdatas("TXT", ['a "quoted" value']) != make_rdatas("TXT", ["a quoted value"])
     (txt,) = make_rdatas("TXT", ['a "quoted" value\\'])
     assert txt.strings == (b'a "quoted" value\\',)
+
+
+class FakeDns:
+    """The TXT set at _acme-challenge, changed by another process just before each of our
+    first `conflicts` UPDATEs (whose prerequisite then fails, as Knot's would)."""
+
+    def __init__(self, values: set[str], conflicts: int = 0) -> None:
+        self.txt = make_rdatas("TXT", values)
+        self.conflicts = conflicts
+        self.sent: list[TxtEdit | None] = []
+
+    def fetch(self, name: str, rdtype: str) -> frozenset[Any]:
+        return self.txt if rdtype == "TXT" else frozenset()
+
+    def replace(self, changes: list[RRsetChange], ttl: int, edit: TxtEdit | None = None) -> None:
+        self.sent.append(edit)
+        assert edit is not None
+        if self.conflicts:
+            self.conflicts -= 1
+            self.txt = make_rdatas("TXT", ["a", f"other-{self.conflicts}"])
+            raise DnsConflict("update answered NXRRSET")
+        assert edit.current == self.txt
+        self.txt = (self.txt | edit.add) - edit.delete
+
+
+def test_txt_edit_is_read_and_sent_again_after_a_conflict() -> None:
+    dns: Any = FakeDns({"a"}, conflicts=2)
+    assert update_host(dns, PLAIN, UpdateRequest(txt_add=("b",)), 60) == Code.GOOD
+    assert dns.txt == make_rdatas("TXT", {"a", "b", "other-0"})
+    assert len(dns.sent) == 3
+    dns = FakeDns(set(), conflicts=UPDATE_ATTEMPTS)
+    with pytest.raises(DnsRejected, match="TXT set changed by others 5 times"):
+        update_host(dns, PLAIN, UpdateRequest(txt_add=("b",)), 60)
+
+
+def test_txt_edit_nochg_and_full_set() -> None:
+    dns: Any = FakeDns({"a", "b", "c", "d"})
+    assert (
+        update_host(dns, PLAIN, UpdateRequest(txt_add=("a",), txt_delete=("x",)), 60) == Code.NOCHG
+    )
+    with pytest.raises(TxtSetFull):
+        update_host(dns, PLAIN, UpdateRequest(txt_add=("e",)), 60)
+    assert dns.sent == []
+    request = UpdateRequest(txt_add=("e",), txt_delete=("a",))
+    assert update_host(dns, PLAIN, request, 60) == Code.GOOD
+    assert dns.txt == make_rdatas("TXT", {"b", "c", "d", "e"})
