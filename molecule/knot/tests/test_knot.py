@@ -237,8 +237,10 @@ HOST_KEY = "dyndns-host-box"
 
 
 def settings_dir(host, zone):
-    """The host key's settings on the controller (knot_host_key_settings_dir/<host>.<zone>)."""
-    return Path(host.ansible.get_variables()["knot_host_key_settings_dir"], f"box.{zone}")
+    """The host key's settings on the controller (knot_host_key_settings_dir/<host>.<zone>), as
+    molecule.yml sets the directory: host-keys-debian12, host-keys-debian13."""
+    server = host.backend.host.removeprefix("knot-")
+    return Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], f"host-keys-{server}", f"box.{zone}")
 
 
 def box_key(host, zone):
@@ -269,10 +271,18 @@ def test_host_key_settings_are_written_for_the_operator_only(host, zone):
     assert directory.parent.stat().st_mode & 0o777 == 0o700
     algorithm, name, secret = box_key(host, zone)
     assert (algorithm, name) == ("hmac-sha256", HOST_KEY)
-    for path in directory.iterdir():
+    files = {path.name: path for path in directory.iterdir()}
+    assert set(files) == {
+        "certbot-rfc2136.ini",
+        "lego.env",
+        "acme.sh.env",
+        "nsupdate.key",
+        "knsupdate.key",
+        "cert-manager.yaml",
+    }
+    for path in files.values():
         assert path.stat().st_mode & 0o777 == 0o600, path
-        assert secret in path.read_text(), path
-    assert "acme.sh.env" in {p.name for p in directory.iterdir()}
+        assert (secret in path.read_text()) == (path.name != "acme.sh.env"), path  # it names a file
 
     address, port = ("127.0.0.1", "5353")
     if host.ansible.get_variables().get("knot_host_key_networks"):  # public on Debian 13
