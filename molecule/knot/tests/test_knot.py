@@ -4,6 +4,7 @@ Queries and the non-loopback update go from the controller to the container's
 public address; loopback updates run knsupdate inside the container.
 """
 
+import configparser
 import os
 import re
 import socket
@@ -24,6 +25,7 @@ import dns.tsig
 import dns.tsigkeyring
 import dns.update
 import pytest
+import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared"))
 from playbook import run_playbook
@@ -231,6 +233,174 @@ def test_signed_update_from_outside_loopback_is_refused(host, zone, address):
     assert query(address, name, "A").rcode() == dns.rcode.NXDOMAIN
 
 
+HOST_KEY = "dyndns-host-box"
+
+
+def settings_dir(host, zone):
+    """The host key's settings on the controller (knot_host_key_settings_dir/<host>.<zone>), as
+    molecule.yml sets the directory: host-keys-debian12, host-keys-debian13."""
+    server = host.backend.host.removeprefix("knot-")
+    return Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], f"host-keys-{server}", f"box.{zone}")
+
+
+def box_key(host, zone):
+    """(algorithm, name, secret) from the knsupdate key file written for box."""
+    return tuple((settings_dir(host, zone) / "knsupdate.key").read_text().strip().split(":"))
+
+
+def certbot_settings(host, zone):
+    ini = configparser.ConfigParser()
+    ini.read_string("[certbot]\n" + (settings_dir(host, zone) / "certbot-rfc2136.ini").read_text())
+    return ini["certbot"]
+
+
+def box_knsupdate(host, zone, commands, key_line=None):
+    """One update signed with box's own key, sent from inside the container to the server and
+    port its settings name, with its knsupdate key file (knsupdate -k)."""
+    conf = certbot_settings(host, zone)
+    key_line = key_line or (settings_dir(host, zone) / "knsupdate.key").read_text().strip()
+    assert host.run("umask 077 && printf '%%s\\n' %s > /root/box.key", key_line).rc == 0
+    lines = [f"server {conf['dns_rfc2136_server']} {conf['dns_rfc2136_port']}", f"zone {zone}."]
+    script = "\n".join([*lines, *commands, "send", ""])
+    return host.run("printf '%%s' %s | knsupdate -k /root/box.key", script)
+
+
+def test_host_key_settings_are_written_for_the_operator_only(host, zone):
+    directory = settings_dir(host, zone)
+    assert directory.stat().st_mode & 0o777 == 0o700
+    assert directory.parent.stat().st_mode & 0o777 == 0o700
+    algorithm, name, secret = box_key(host, zone)
+    assert (algorithm, name) == ("hmac-sha256", HOST_KEY)
+    files = {path.name: path for path in directory.iterdir()}
+    assert set(files) == {
+        "certbot-rfc2136.ini",
+        "lego.env",
+        "acme.sh.env",
+        "nsupdate.key",
+        "knsupdate.key",
+        "cert-manager.yaml",
+    }
+    for path in files.values():
+        assert path.stat().st_mode & 0o777 == 0o600, path
+        assert (secret in path.read_text()) == (path.name != "acme.sh.env"), path  # it names a file
+
+    address, port = ("127.0.0.1", "5353")
+    if host.ansible.get_variables().get("knot_host_key_networks"):  # public on Debian 13
+        address, port = host.ansible.get_variables()["dyndns_nameservers"][0]["ipv4"], "53"
+    conf = certbot_settings(host, zone)
+    assert dict(conf) == {
+        "dns_rfc2136_server": address,
+        "dns_rfc2136_port": port,
+        "dns_rfc2136_name": HOST_KEY,
+        "dns_rfc2136_secret": secret,
+        "dns_rfc2136_algorithm": "HMAC-SHA256",
+    }
+    lego = dict(
+        line.split("=", 1)
+        for line in (directory / "lego.env").read_text().splitlines()
+        if line and not line.startswith("#")
+    )
+    assert lego == {
+        "RFC2136_NAMESERVER": f"{address}:{port}",
+        "RFC2136_TSIG_KEY": HOST_KEY,
+        "RFC2136_TSIG_SECRET": secret,
+        "RFC2136_TSIG_ALGORITHM": "hmac-sha256.",
+    }
+    acme_sh = (directory / "acme.sh.env").read_text()
+    assert f'export NSUPDATE_SERVER="{address}"' in acme_sh
+    assert f'export NSUPDATE_SERVER_PORT="{port}"' in acme_sh
+    assert f'export NSUPDATE_KEY="{directory}/nsupdate.key"' in acme_sh
+    assert f'export NSUPDATE_ZONE="{zone}"' in acme_sh
+    bind = (directory / "nsupdate.key").read_text()
+    assert f'key "{HOST_KEY}" {{\n\talgorithm hmac-sha256;\n\tsecret "{secret}";\n}};' in bind
+    secret_doc, issuer = yaml.safe_load_all((directory / "cert-manager.yaml").read_text())
+    assert secret_doc["stringData"] == {"tsig-secret": secret}
+    solver = issuer["spec"]["acme"]["solvers"][0]
+    assert solver["dns01"]["rfc2136"] == {
+        "nameserver": f"{address}:{port}",
+        "tsigKeyName": HOST_KEY,
+        "tsigAlgorithm": "HMACSHA256",
+        "tsigSecretSecretRef": {"name": secret_doc["metadata"]["name"], "key": "tsig-secret"},
+    }
+    assert solver["selector"]["dnsNames"] == [f"box.{zone}", f"*.box.{zone}"]
+
+
+def test_host_key_sets_its_addresses_and_acme_txt(host, zone, address):
+    name, acme = f"box.{zone}.", f"_acme-challenge.box.{zone}."
+    for commands in (
+        [f"update delete {name} A", f"update add {name} 60 A 192.0.2.88"],
+        [f"update add {name} 60 AAAA 2001:db8::88"],
+        [f'update add {acme} 60 TXT "dns-01 token"'],
+    ):
+        result = box_knsupdate(host, zone, commands)
+        assert result.rc == 0, result.stdout + result.stderr
+    assert values(address, name, "A") == ["192.0.2.88"]
+    assert values(address, name, "AAAA") == ["2001:db8::88"]
+    assert values(address, acme, "TXT") == ['"dns-01 token"']
+    result = box_knsupdate(host, zone, [f"update delete {acme} TXT"])
+    assert result.rc == 0, result.stdout + result.stderr
+    assert values(address, acme, "TXT") == []
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        "{zone}. 60 SOA ns.attacker.example. x. 1 2 3 4 5",
+        "{zone}. 60 NS ns.attacker.example.",
+        "{zone}. 60 A 192.0.2.99",  # the apex
+        "ns1.{zone}. 60 A 192.0.2.99",  # the glue of an in-zone name server
+        "home.{zone}. 60 A 192.0.2.99",  # another host
+        '_acme-challenge.home.{zone}. 60 TXT "not yours"',  # another host's DNS-01 name
+        "www.home.{zone}. 60 A 192.0.2.99",  # another host's alias
+        "new-name.{zone}. 60 A 192.0.2.99",
+        "*.{zone}. 60 A 192.0.2.99",
+        "sub.box.{zone}. 60 A 192.0.2.99",  # below the host
+        '_acme-challenge.{zone}. 60 TXT "apex"',
+        'box.{zone}. 60 TXT "not at the name itself"',
+        "_acme-challenge.box.{zone}. 60 A 192.0.2.99",  # TXT only there
+        "box.{zone}. 60 MX 10 mail.example.",  # a type it lacks
+    ],
+)
+def test_host_key_changes_only_its_own_names(host, zone, address, record):
+    """Signed with box's key at the address its settings name: Knot's ACL refuses the rest."""
+    owner, _, rdtype = record.format(zone=zone).split()[:3]
+    before = values(address, owner, rdtype)
+    result = box_knsupdate(host, zone, [f"update add {record.format(zone=zone)}"])
+    assert result.rc != 0
+    assert re.search(r"status: (NOTAUTH|REFUSED|BADKEY)", result.stdout), result.stdout
+    assert values(address, owner, rdtype) == before
+
+
+def test_signed_soa_query_with_the_host_key_is_answered(host, zone):
+    """certbot's dns-rfc2136 first asks for the SOA, signed with the key (kdig -k)."""
+    conf = certbot_settings(host, zone)
+    key_line = (settings_dir(host, zone) / "knsupdate.key").read_text().strip()
+    assert host.run("umask 077 && printf '%%s\\n' %s > /root/box.key", key_line).rc == 0
+    server, port = conf["dns_rfc2136_server"], conf["dns_rfc2136_port"]
+    out = host.check_output(f"kdig -k /root/box.key @{server} -p {port} +tcp {zone}. SOA")
+    assert "status: NOERROR" in out, out
+    assert re.search(r"(?i)flags: qr aa", out), out
+    assert re.search(rf"ANSWER SECTION:\s*{re.escape(zone)}\.\s+\d+\s+IN\s+SOA", out), out
+    assert "TSIG PSEUDOSECTION" in out and "fail" not in out.lower(), out
+
+
+def test_host_key_from_outside_only_from_its_networks(host, zone, address):
+    """From the controller to the public address: accepted where knot_host_key_networks lists
+    the scenario's network (Debian 13), refused with the loopback default (Debian 12)."""
+    algorithm, name, key_secret = box_key(host, zone)
+    keyring = dns.tsigkeyring.from_text({name: (algorithm, key_secret)})
+    update = dns.update.UpdateMessage(f"{zone}.", keyring=keyring, keyalgorithm=algorithm)
+    update.replace(f"box.{zone}.", 60, "A", "192.0.2.111")
+    response = send_tcp_unverified(update, address)
+    public = "172.30.54.0/24" in host.ansible.get_variables().get("knot_host_key_networks", [])
+    if public:
+        assert response.rcode() == dns.rcode.NOERROR
+        assert values(address, f"box.{zone}.", "A") == ["192.0.2.111"]
+    else:
+        assert response.rcode() in (dns.rcode.NOTAUTH, dns.rcode.REFUSED)
+        assert values(address, f"box.{zone}.", "A") != ["192.0.2.111"]
+
+
 def test_records_survive_second_converge_and_restart(host, zone, address):
     """before-converge.* was set by the side effect, before the idempotence converge."""
     name = f"before-converge.{zone}."
@@ -292,3 +462,34 @@ def test_listen_change_restarts_knot(host, zone, address):
     result = converge(host)
     assert result.returncode == 0, result.output
     wait_for_answer(address, zone)
+
+
+def test_rotating_a_host_key_replaces_its_secret(host, zone):
+    old = (settings_dir(host, zone) / "knsupdate.key").read_text().strip()
+    result = converge(host, {"knot_rotate_host_keys": ["box"]})
+    assert result.returncode == 0, result.output
+    new = (settings_dir(host, zone) / "knsupdate.key").read_text().strip()
+    assert new.split(":")[:2] == old.split(":")[:2]
+    assert new != old
+    assert old.split(":")[2] not in result.output and new.split(":")[2] not in result.output
+    assert new.split(":")[2] in host.file(f"/etc/knot/{HOST_KEY}.key.conf").content_string
+    command = [f"update add box.{zone}. 60 A 192.0.2.121"]
+    refused = box_knsupdate(host, zone, command, key_line=old)
+    assert refused.rc != 0
+    assert re.search(r"NOTAUTH|REFUSED|BADKEY|BADSIG", refused.stdout + refused.stderr)
+    accepted = box_knsupdate(host, zone, command)
+    assert accepted.rc == 0, accepted.stdout + accepted.stderr
+
+
+def test_a_host_without_its_key_loses_file_acl_and_settings(host, zone):
+    hosts = [h for h in host.ansible.get_variables()["dyndns_hosts"] if h["name"] != "box"]
+    result = converge(host, {"dyndns_hosts": hosts})
+    assert result.returncode == 0, result.output
+    assert not host.file(f"/etc/knot/{HOST_KEY}.key.conf").exists
+    assert HOST_KEY not in host.file("/etc/knot/knot.conf").content_string
+    assert not settings_dir(host, zone).exists()
+
+    result = converge(host)
+    assert result.returncode == 0, result.output
+    assert host.file(f"/etc/knot/{HOST_KEY}.key.conf").exists
+    assert (settings_dir(host, zone) / "knsupdate.key").exists()
