@@ -95,9 +95,9 @@ def test_the_hosts_own_key_gets_it_with_certbots_rfc2136_plugin(name):  # noqa: 
     assert not HOME.file("/etc/dyndns-client/home.rfc2136.ini").exists
 
 
-def lego(host_keys, *domains):
+def lego(host_keys, fqdn, *domains):
     """lego from Debian, with the knot role's lego settings for home's key, unmodified."""
-    env = (host_keys / "home" / "lego.env").read_text()
+    env = (host_keys / fqdn / "lego.env").read_text()
     HOME.run(f"rm -rf {LEGO} && mkdir -p {LEGO}")
     HOME.run(f"umask 077 && printf '%s' {shlex.quote(env)} > {LEGO}/lego.env")
     arguments = " ".join(f"--domains {shlex.quote(d)}" for d in domains)
@@ -109,7 +109,7 @@ def lego(host_keys, *domains):
 
 
 def test_lego_gets_one_with_the_written_settings(name, host_keys):  # noqa: F811
-    result = lego(host_keys, name, f"*.{name}")
+    result = lego(host_keys, name, name, f"*.{name}")
     assert result.rc == 0, result.stdout + result.stderr
     assert names_on(f"{LEGO}/certificates/{name}.crt") == sorted([name, f"*.{name}"])
     no_txt_left(f"_acme-challenge.{name}")
@@ -125,7 +125,7 @@ def test_another_domain_points_its_challenge_here_with_a_cname(name, host_keys):
         f"knotc zone-set example.test _acme-challenge.nas 60 CNAME _acme-challenge.{name}.",
     )
     try:
-        result = lego(host_keys, other)
+        result = lego(host_keys, name, other)
         assert result.rc == 0, result.stdout + result.stderr
         assert names_on(f"{LEGO}/certificates/{other}.crt") == [other]
         no_txt_left(f"_acme-challenge.{name}")
