@@ -383,15 +383,17 @@ def test_client_with_wrong_credentials_fails_and_logs(settings, name, dns_server
 
 
 def test_removing_a_name_removes_its_cron_line_and_credentials():
-    result = run_playbook(SITE, "home", {"client_names": []})
+    result = run_playbook(SITE, "home", {"client_names": [], "client_certificate_names": []})
     assert result.returncode == 0, result.output
     assert cron_commands() == []
     assert not HOME.file("/etc/dyndns-client/home.conf").exists
+    assert not HOME.file("/etc/letsencrypt/renewal/home.dyn.example.test.conf").exists
 
     result = run_playbook(SITE, "home")
     assert result.returncode == 0, result.output
     assert len(cron_commands()) == 2
     assert HOME.file("/etc/dyndns-client/home.conf").exists
+    assert HOME.file("/etc/letsencrypt/renewal/home.dyn.example.test.conf").exists
 
 
 def test_device_settings_are_written_whole_and_shown_without_password(settings, tmp_path):
