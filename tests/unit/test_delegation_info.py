@@ -156,6 +156,45 @@ def test_serials_equal() -> None:
     assert di.compare_serials(ZONE, {}) == []
 
 
+class Clock:
+    """A clock that moves only when slept on."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def test_a_secondary_that_follows_within_the_grace_is_in_step() -> None:
+    """An update made a moment before the check: the secondary has it a second later."""
+    clock = Clock()
+    serials = {"ns1 (1)": 9, "ns2 (2)": 8}
+    asked: list[str] = []
+
+    def ask_serial(label: str) -> int:
+        asked.append(label)
+        return 9 if clock.now >= 1.0 else 8
+
+    di.settle_serials(serials, ask_serial, clock=clock, sleep=clock.sleep)
+    assert serials == {"ns1 (1)": 9, "ns2 (2)": 9}
+    assert set(asked) == {"ns2 (2)"}
+    assert 1.0 <= clock.now < 1.5
+    assert di.compare_serials(ZONE, serials) == []
+
+
+def test_a_secondary_that_stays_behind_is_named_after_the_grace() -> None:
+    clock = Clock()
+    serials = {"ns1 (1)": 9, "ns2 (2)": 8}
+    di.settle_serials(serials, lambda _label: 8, clock=clock, sleep=clock.sleep)
+    assert 5.0 <= clock.now < 5.5
+    [problem] = di.compare_serials(ZONE, serials)
+    assert "ns2 (2) serves serial 8" in problem["fix"]
+
+
 def test_serial_mismatch_names_the_lagging_server() -> None:
     [p] = di.compare_serials(ZONE, {"a (1)": 7, "b (2)": 5, "c (3)": 7})
     assert (p["check"], p["server"], p["found"], p["expected"]) == ("serial", "b (2)", 5, 7)
