@@ -10,8 +10,8 @@ import ipaddress
 import secrets
 import time
 import traceback
-from collections.abc import Callable
-from functools import partial
+from collections.abc import Callable, Collection, Iterable
+from functools import partial, reduce
 from typing import Any, TypedDict
 
 from ansible.module_utils.basic import missing_required_lib
@@ -70,11 +70,13 @@ class Problem(TypedDict):
 
 
 class NameServer(TypedDict, total=False):
-    """One entry of the nameservers option; ipv4 or ipv6 may be None or missing."""
+    """One entry of the nameservers option, or the primary option (without external); ipv4
+    or ipv6 may be None or missing."""
 
     name: str
     ipv4: str | None
     ipv6: str | None
+    external: bool  # a secondary DNS service the collection does not manage
 
 
 class WaitFor(TypedDict):
@@ -102,6 +104,9 @@ def server_label(name: str, address: str) -> str:
     return f"{normalize(name)} ({address})"
 
 
+HIDDEN = " (hidden primary)"  # after the server_label of the hidden primary's addresses
+
+
 def at_parent(parent_zone: str) -> str:
     return f"At the parent zone {normalize(parent_zone) or '.'} (your registrar)"
 
@@ -117,8 +122,13 @@ def check_arguments(  # noqa: PLR0913 (the module's options that can be wrong)
     port: int = 53,
     timeout: float = 3.0,
     wait_for: WaitFor | None = None,
+    primary: NameServer | None = None,
 ) -> list[str]:
-    """What is wrong with the module's options beyond their types; empty when nothing."""
+    """What is wrong with the module's options beyond their types; empty when nothing.
+
+    A name server outside ZONE may come without addresses (run_checks resolves its name); one
+    inside needs them, as the parent needs its glue. The primary needs an address, and must
+    not be one of the name servers (it would not be hidden)."""
     errors = []
     try:
         dns.name.from_text(zone)
@@ -130,12 +140,21 @@ def check_arguments(  # noqa: PLR0913 (the module's options that can be wrong)
         if not ns.get("name"):
             errors.append(f"a name server has no name: {ns!r}")
             continue
-        if not ns.get("ipv4") and not ns.get("ipv6"):
-            errors.append(f"name server {ns['name']} needs ipv4 or ipv6")
-        for key, version in (("ipv4", 4), ("ipv6", 6)):
-            address = ns.get(key)
-            if address and not is_address(address, version):
-                errors.append(f"name server {ns['name']}: {address!r} is not an {key} address")
+        if not ns.get("ipv4") and not ns.get("ipv6") and in_zone(ns["name"], zone):
+            errors.append(
+                f"name server {ns['name']} needs ipv4 or ipv6: it is inside {normalize(zone)}, "
+                f"so the parent needs its glue"
+            )
+        errors.extend(address_errors(f"name server {ns['name']}", ns))
+    if primary:
+        if normalize(primary["name"]) in {normalize(ns.get("name") or "") for ns in nameservers}:
+            errors.append(
+                f"primary {primary['name']} is one of the nameservers, so it is not hidden: "
+                f"leave primary out (every name server is checked)"
+            )
+        if not primary.get("ipv4") and not primary.get("ipv6"):
+            errors.append(f"primary {primary['name']} needs ipv4 or ipv6")
+        errors.extend(address_errors(f"primary {primary['name']}", primary))
     errors.extend(
         f"parent_servers: {server!r} is not an IP address"
         for server in parent_servers or []
@@ -148,6 +167,15 @@ def check_arguments(  # noqa: PLR0913 (the module's options that can be wrong)
     if wait_for:
         errors.extend(check_wait_for(zone, wait_for))
     return errors
+
+
+def address_errors(what: str, server: NameServer) -> list[str]:
+    """What is wrong with SERVER's ipv4 and ipv6 (WHAT names it in the messages)."""
+    return [
+        f"{what}: {server[key]!r} is not an {key} address"
+        for key, version in (("ipv4", 4), ("ipv6", 6))
+        if server.get(key) and not is_address(server[key], version)
+    ]
 
 
 def is_address(text: str, version: int | None = None) -> bool:
@@ -307,10 +335,18 @@ def delegation_problems(
 # --- the name servers ------------------------------------------------------------------------
 
 
-def soa_problems(zone: str, server: str, answer: Soa | NoAnswer) -> list[Problem]:
-    """Problems in one name server's answer to `ZONE SOA`."""
+def soa_problems(
+    zone: str, server: str, answer: Soa | NoAnswer, *, hidden: bool = False
+) -> list[Problem]:
+    """Problems in one name server's (or, HIDDEN, the hidden primary's) answer to `ZONE SOA`."""
     zone = normalize(zone)
-    if "error" in answer:
+    if "error" in answer and hidden:
+        found = answer["error"]
+        fix = (
+            f"Make {server} answer DNS queries from the host the check runs on (is the server "
+            f"running, the port open to this host?), or correct the primary's address."
+        )
+    elif "error" in answer:
         found = answer["error"]
         fix = (
             f"Make {server} answer DNS queries from the internet (is the server running, the "
@@ -343,6 +379,18 @@ def soa_problems(zone: str, server: str, answer: Soa | NoAnswer) -> list[Problem
 SERIAL_GRACE = 5.0  # seconds a secondary may take to follow an update made just before
 
 
+def serial_difference(serial: int, other: int) -> int:
+    """SERIAL minus OTHER in RFC 1982 serial arithmetic: positive when SERIAL is newer (one
+    that wrapped past 2**32 - 1 to a small number is newer), negative when it is older."""
+    difference = (serial - other) % 2**32
+    return difference - 2**32 if difference >= 2**31 else difference
+
+
+def newest_serial(serials: Iterable[int]) -> int:
+    """The newest of SERIALS in RFC 1982 serial arithmetic."""
+    return reduce(lambda newest, s: s if serial_difference(s, newest) > 0 else newest, serials)
+
+
 def settle_serials(
     serials: dict[str, int],
     ask_serial: Callable[[str], int | None],
@@ -356,34 +404,69 @@ def settle_serials(
     deadline = clock() + grace
     while len(set(serials.values())) > 1 and clock() < deadline:
         sleep(0.2)
-        newest = max(serials.values())
+        newest = newest_serial(serials.values())
         for label in [label for label, serial in serials.items() if serial != newest]:
             serial = ask_serial(label)
             if serial is not None:
                 serials[label] = serial
 
 
-def compare_serials(zone: str, serials: dict[str, int]) -> list[Problem]:
-    """Problems for each server whose serial is behind the highest one seen."""
+def compare_serials(
+    zone: str,
+    serials: dict[str, int],
+    primary: Collection[str] = (),
+    external: Collection[str] = (),
+) -> list[Problem]:
+    """Problems for each server whose serial is behind the newest one seen, or, with a hidden
+    primary (its labels: PRIMARY), differs from the primary's: a server ahead of it got the
+    zone from another primary. EXTERNAL: the labels of secondary services the collection does
+    not manage (the fix says to look there)."""
     if len(set(serials.values())) <= 1:
         return []
     zone = normalize(zone)
-    newest = max(serials.values())
-    return [
-        Problem(
-            check="serial",
-            server=server,
-            zone=zone,
-            record=f"{zone} SOA",
-            found=serial,
-            expected=newest,
-            fix=f"{server} serves serial {serial} of {zone} while another server has "
-            f"{newest}; make the secondary servers transfer the zone (NOTIFY, AXFR/IXFR "
-            f"allowed).",
+    reference = [label for label in sorted(serials) if label in primary] or sorted(serials)
+    newest = newest_serial(serials[label] for label in reference)
+    holder = next(label for label in reference if serials[label] == newest)
+    problems = []
+    for server, serial in sorted(serials.items()):
+        lag = serial_difference(newest, serial)
+        if lag == 0:
+            continue
+        if lag > 0:
+            state = (
+                f"{lag} behind (with Knot's serial-policy unixtime, about {lag} s of updates "
+                f"it lacks)"
+            )
+            if server in external:
+                advice = (
+                    "it is an external secondary service: look at its transfer log and "
+                    "settings there; the addresses it transfers from and its TSIG key must be "
+                    "the ones the primary allows, and the primary must send it NOTIFY."
+                )
+            else:
+                advice = "make the secondary servers transfer the zone (NOTIFY, AXFR/IXFR allowed)."
+        else:
+            state = f"{-lag} ahead of the hidden primary: another primary feeds it"
+            if server in external:
+                advice = (
+                    "it is an external secondary service: in its settings there, make the "
+                    "hidden primary's addresses its only primary."
+                )
+            else:
+                advice = "make the hidden primary its only primary (the remote it transfers from)."
+        problems.append(
+            Problem(
+                check="serial",
+                server=server,
+                zone=zone,
+                record=f"{zone} SOA",
+                found=serial,
+                expected=newest,
+                fix=f"{server} serves serial {serial} of {zone} while {holder} has {newest}: "
+                f"{state}; {advice}",
+            )
         )
-        for server, serial in sorted(serials.items())
-        if serial != newest
-    ]
+    return problems
 
 
 def nxdomain_problems(
@@ -734,6 +817,31 @@ def resolve_parent(
     return parent_zone, [], [problem]
 
 
+def nameserver_addresses(
+    querier: Querier, zone: str, ns: NameServer
+) -> tuple[list[tuple[str, str]], list[Problem]]:
+    """The (label, address) of each address of the name server NS: as given, or (a name
+    outside ZONE given without any) those the system resolver finds; a problem when it finds
+    none."""
+    given = [a for a in (ns.get("ipv4"), ns.get("ipv6")) if a]
+    found = given or querier.find_addresses(ns["name"])
+    if isinstance(found, list) and found:
+        return [(server_label(ns["name"], address), address) for address in found], []
+    name = normalize(ns["name"])
+    problem = Problem(
+        check="nameserver_address",
+        server=name,
+        zone=normalize(zone),
+        record=f"{name} A/AAAA",
+        found=found["error"] if isinstance(found, dict) else "no A or AAAA record",
+        expected="an address",
+        fix=f"The name server {name} has no address the system resolver finds, so nobody can "
+        f"ask it: give its ipv4/ipv6 in the nameservers, or correct its name there and in the "
+        f"NS records at the parent zone.",
+    )
+    return [], [problem]
+
+
 def check_dnssec(  # noqa: PLR0913 (what to ask, whom, and how)
     querier: Querier,
     zone: str,
@@ -777,8 +885,12 @@ def run_checks(  # noqa: PLR0913 (the module's options)
     nxdomain_probe: bool = True,
     dnssec: bool = False,
     wait_for: WaitFor | None = None,
+    primary: NameServer | None = None,
 ) -> dict[str, Any]:
-    """All checks on arguments check_arguments accepts; the module's result without changed."""
+    """All checks on arguments check_arguments accepts; the module's result without changed.
+
+    The hidden PRIMARY is asked only for its SOA: its serial is the one the name servers must
+    have."""
     zone = normalize(zone)
     querier = Querier(ask, port=port, timeout=timeout)
 
@@ -790,18 +902,37 @@ def run_checks(  # noqa: PLR0913 (the module's options)
             reachable_parents.append(server)
         problems.extend(delegation_problems(zone, parent_zone, server, delegation, nameservers))
 
-    serials: dict[str, int] = {}
-    answering: list[tuple[str, str]] = []
+    public: list[tuple[str, str]] = []  # (label, address) of each name server address
+    external: set[str] = set()
     for ns in nameservers:
-        for address in filter(None, (ns.get("ipv4"), ns.get("ipv6"))):
-            label = server_label(ns["name"], address)
-            soa = querier.ask(zone, "SOA", address, partial(summarize_soa, zone))
-            if "error" not in soa:
-                answering.append((label, address))
-            found = soa_problems(zone, label, soa)
-            problems.extend(found)
-            if not found:
-                serials[label] = soa["serial"]
+        servers, found = nameserver_addresses(querier, zone, ns)
+        problems.extend(found)
+        public.extend(servers)
+        external.update(label for label, _address in servers if ns.get("external"))
+    hidden: list[tuple[str, str]] = []  # the same for the hidden primary
+    if primary:
+        hidden = [
+            (server_label(primary["name"], address) + HIDDEN, address)
+            for address in (primary.get("ipv4"), primary.get("ipv6"))
+            if address
+        ]
+    serials: dict[str, int] = {}
+    answering: list[tuple[str, str]] = []  # the name server addresses that answered
+    for label, address in public + hidden:
+        is_hidden = (label, address) in hidden
+        soa = querier.ask(zone, "SOA", address, partial(summarize_soa, zone))
+        if "error" not in soa and not is_hidden:
+            answering.append((label, address))
+        found = soa_problems(zone, label, soa, hidden=is_hidden)
+        problems.extend(found)
+        if not found:
+            serials[label] = soa["serial"]
+    addresses = dict(public + hidden)
+
+    def ask_serial(label: str) -> int | None:
+        soa = querier.ask(zone, "SOA", addresses[label], partial(summarize_soa, zone))
+        return None if soa_problems(zone, label, soa) else soa["serial"]
+
     arrival: dict[str, float | None] = {}
     trip: list[Problem] = []
     if wait_for:
@@ -809,18 +940,13 @@ def run_checks(  # noqa: PLR0913 (the module's options)
         # NOTIFY a second after the update): compare the serials once it is everywhere.
         arrival, last = wait_for_record(answering, wait_for, port=port, timeout=timeout)
         trip = round_trip_problems(zone, wait_for, arrival, last)
-        for label, address in answering:
-            soa = querier.ask(zone, "SOA", address, partial(summarize_soa, zone))
-            if label in serials and not soa_problems(zone, label, soa):
-                serials[label] = soa["serial"]
-    addresses = dict(answering)
-
-    def ask_serial(label: str) -> int | None:
-        soa = querier.ask(zone, "SOA", addresses[label], partial(summarize_soa, zone))
-        return None if soa_problems(zone, label, soa) else soa["serial"]
+        for label in serials:
+            serial = ask_serial(label)
+            if serial is not None:
+                serials[label] = serial
 
     settle_serials(serials, ask_serial)
-    problems.extend(compare_serials(zone, serials))
+    problems.extend(compare_serials(zone, serials, {label for label, _address in hidden}, external))
 
     if nxdomain_probe:
         qname = f"_check-{secrets.token_hex(6)}.{zone}"

@@ -118,25 +118,47 @@ class Querier:
         except network_errors() as e:
             return NoAnswer(error=error_text(e))
 
+    def resolver(self) -> dns.resolver.Resolver:
+        """The system resolver (on its own port), patient enough for TIMEOUT. Raises without
+        /etc/resolv.conf."""
+        resolver = dns.resolver.Resolver()
+        resolver.lifetime = max(self.timeout * 3, resolver.lifetime)
+        return resolver
+
     def find_parent(self, zone: str) -> Parent | NoAnswer:
-        """The parent zone of ZONE and its servers' addresses, through the system resolver
-        (on its own port), or NoAnswer."""
+        """The parent zone of ZONE and its servers' addresses, through the system resolver,
+        or NoAnswer."""
         addresses: list[str] = []
         try:
-            resolver = dns.resolver.Resolver()  # raises without /etc/resolv.conf
-            resolver.lifetime = max(self.timeout * 3, resolver.lifetime)
+            resolver = self.resolver()
             parent = dns.resolver.zone_for_name(
                 dns.name.from_text(zone).parent(), resolver=resolver
             )
             for name in sorted(r.target for r in resolver.resolve(parent, "NS")):
-                for rdtype in ("A", "AAAA"):
-                    try:
-                        addresses.extend(r.address for r in resolver.resolve(name, rdtype))
-                    except (dns.resolver.NoAnswer, dns.resolver.NXDOMAIN):
-                        continue
+                addresses.extend(resolve_addresses(resolver, name))
         except network_errors() as e:
             return NoAnswer(error=error_text(e))
         return Parent(zone=normalize(parent.to_text()) or ".", servers=sorted(set(addresses)))
+
+    def find_addresses(self, name: str) -> list[str] | NoAnswer:
+        """NAME's IPv4 and IPv6 addresses through the system resolver (empty when it has
+        none), or NoAnswer."""
+        try:
+            return resolve_addresses(self.resolver(), name)
+        except network_errors() as e:
+            return NoAnswer(error=error_text(e))
+
+
+def resolve_addresses(resolver: dns.resolver.Resolver, name: str | dns.name.Name) -> list[str]:
+    """The A and then the AAAA addresses of NAME that RESOLVER finds; empty when it has none.
+    Raises what an unreachable resolver causes."""
+    addresses: list[str] = []
+    for rdtype in ("A", "AAAA"):
+        try:
+            addresses.extend(r.address for r in resolver.resolve(name, rdtype))
+        except (dns.resolver.NoAnswer, dns.resolver.NXDOMAIN):
+            continue
+    return addresses
 
 
 # --- reading the answers: no network ---------------------------------------------------------

@@ -14,7 +14,13 @@ description:
   - Asks the parent zone's authoritative servers for the delegation of O(zone) and compares
     the NS set and the glue addresses with the expected name servers.
   - Asks every expected name server, at each of its addresses, for the SOA of O(zone) and
-    expects an authoritative answer; all serials must be equal.
+    expects an authoritative answer; all serials must be equal. A server behind the newest
+    serial (in RFC 1982 serial arithmetic, so a serial that wrapped round is newer) is named
+    with the serial it serves and how far behind it is.
+  - With O(primary), also asks the hidden primary for the SOA, at each of its addresses; the
+    name servers must have its serial, and one ahead of it is a problem too (another primary
+    feeds it). The hidden primary takes part in nothing else; it is not expected at the parent
+    and is not asked by the other checks.
   - Optionally asks every name server for a random name below O(zone) and expects an
     authoritative NXDOMAIN.
   - Asks the parent zone's servers for the DS records of O(zone) and compares them with the
@@ -41,6 +47,9 @@ options:
     description:
       - The NS set the zone should have, with each server's real addresses.
       - Glue is expected at the parent for names inside O(zone).
+      - A name outside O(zone) may come without addresses; its A and AAAA records are then
+        looked up through the system resolver, and each address found is asked. A name that
+        does not resolve is a problem (C(nameserver_address)).
     type: list
     elements: dict
     required: true
@@ -53,11 +62,44 @@ options:
       ipv4:
         description:
           - The server's IPv4 address.
-          - At least one of O(nameservers[].ipv4) and O(nameservers[].ipv6) is required.
+          - At least one of O(nameservers[].ipv4) and O(nameservers[].ipv6) is required for a
+            name inside O(zone).
         type: str
       ipv6:
         description:
           - The server's IPv6 address.
+        type: str
+      external:
+        description:
+          - The server is a secondary DNS service run by others (a provider's), not one you
+            configure yourself. Changes only the fix of a serial problem, which then points at
+            that service's transfer log and settings.
+        type: bool
+        default: false
+  primary:
+    description:
+      - A hidden primary, the server the name servers transfer the zone from, which is not in
+        the NS set.
+      - Asked for the SOA of O(zone) at each of its addresses, with an authoritative answer
+        expected; its serial is the one every name server must have. It is not expected at
+        the parent, nor asked by the NXDOMAIN, DNSSEC and O(wait_for) checks.
+      - Its name must not be one of the O(nameservers) (the module fails otherwise); a primary
+        in the NS set is checked as a name server.
+    type: dict
+    suboptions:
+      name:
+        description:
+          - The primary's host name (the MNAME of the SOA).
+        type: str
+        required: true
+      ipv4:
+        description:
+          - The primary's IPv4 address.
+          - At least one of O(primary.ipv4) and O(primary.ipv6) is required.
+        type: str
+      ipv6:
+        description:
+          - The primary's IPv6 address.
         type: str
   parent_servers:
     description:
@@ -68,8 +110,9 @@ options:
     elements: str
   port:
     description:
-      - The port of every query to the parent and to the name servers.
-      - The system resolver, used only to find the parent servers, keeps its own port.
+      - The port of every query to the parent, to the name servers and to O(primary).
+      - The system resolver, used only to find the parent servers and the addresses of name
+        servers given without any, keeps its own port.
     type: int
     default: 53
   timeout:
@@ -176,6 +219,19 @@ EXAMPLES = r"""
   ansible.builtin.debug:
     var: signed.ds
 
+- name: Check a hidden primary behind a secondary DNS service
+  selfhosted.dyndns.delegation_info:
+    zone: dyn.example.org
+    primary:
+      name: hidden.example.net
+      ipv4: 198.51.100.10
+    nameservers:
+      - name: ns2.dyn.example.org
+        ipv4: 203.0.113.54
+      - name: ns1.he.net  # outside the zone: its addresses are looked up
+        external: true
+  delegate_to: localhost
+
 - name: Wait until every name server shows a TXT record set through the update endpoint
   selfhosted.dyndns.delegation_info:
     zone: dyn.example.org
@@ -202,10 +258,11 @@ ok:
 problems:
   description:
     - One entry per failed check.
-    - RV(problems[].check) is one of C(parent_discovery), C(parent_ns), C(glue), C(soa),
-      C(serial), C(nxdomain), C(ds) (the DS records at the parent), C(dnssec) (a name server's
-      keys or signatures, only with O(dnssec)) and C(round_trip) (a name server did not show
-      the O(wait_for) record in time).
+    - RV(problems[].check) is one of C(parent_discovery), C(parent_ns), C(glue),
+      C(nameserver_address) (a name server given without addresses whose name does not
+      resolve), C(soa), C(serial), C(nxdomain), C(ds) (the DS records at the parent),
+      C(dnssec) (a name server's keys or signatures, only with O(dnssec)) and C(round_trip)
+      (a name server did not show the O(wait_for) record in time).
   returned: always
   type: list
   elements: dict
@@ -263,10 +320,14 @@ parent_servers:
   elements: str
   sample: ["192.0.2.1", "2001:db8::1"]
 serials:
-  description: The SOA serial each name server answered, keyed by C(name (address)).
+  description:
+    - The SOA serial each name server answered, keyed by C(name (address)).
+    - With O(primary), also the hidden primary's, keyed by C(name (address) (hidden primary)).
   returned: always
   type: dict
-  sample: {"ns1.dyn.example.org (203.0.113.53)": 2024010101}
+  sample:
+    {"ns1.dyn.example.org (203.0.113.53)": 1767225600,
+     "hidden.example.net (198.51.100.10) (hidden primary)": 1767225600}
 ds:
   description:
     - The DS records (digest type 2, SHA-256) the parent zone should have for the key-signing
@@ -315,6 +376,15 @@ def main() -> None:
                     "name": {"type": "str", "required": True},
                     "ipv4": {"type": "str"},
                     "ipv6": {"type": "str"},
+                    "external": {"type": "bool", "default": False},
+                },
+            },
+            "primary": {
+                "type": "dict",
+                "options": {
+                    "name": {"type": "str", "required": True},
+                    "ipv4": {"type": "str"},
+                    "ipv6": {"type": "str"},
                 },
             },
             "parent_servers": {"type": "list", "elements": "str"},
@@ -349,6 +419,7 @@ def main() -> None:
         port=params["port"],
         timeout=params["timeout"],
         wait_for=params["wait_for"],
+        primary=params["primary"],
     )
     if errors:
         module.fail_json(msg="; ".join(errors))

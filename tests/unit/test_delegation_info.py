@@ -12,6 +12,7 @@ import dns.message
 import dns.name
 import dns.rcode
 import dns.rdata
+import dns.resolver
 import dns.rrset
 import pytest
 from ansible_collections.selfhosted.dyndns.plugins.module_utils import delegation_checks as di
@@ -21,6 +22,8 @@ ZONE = "dyn.example.org"
 PARENT = "example.org"
 NS1 = {"name": "ns1.dyn.example.org", "ipv4": "203.0.113.53", "ipv6": "2001:db8::53"}
 OUTSIDE = {"name": "ns.provider.example", "ipv4": "198.51.100.1"}
+PRIMARY = {"name": "hidden.example.net", "ipv4": "198.51.100.10", "ipv6": None}
+HIDDEN = "hidden.example.net (198.51.100.10) (hidden primary)"
 
 
 def test_normalize_and_in_zone() -> None:
@@ -201,6 +204,66 @@ def test_serial_mismatch_names_the_lagging_server() -> None:
     assert "b (2) serves serial 5 of dyn.example.org" in p["fix"]
 
 
+def test_serial_arithmetic_of_rfc_1982() -> None:
+    assert di.serial_difference(9, 7) == 2
+    assert di.serial_difference(7, 9) == -2
+    assert di.serial_difference(3, 2**32 - 1) == 4  # 3 wrapped round: it is newer
+    assert di.newest_serial([2**32 - 1, 3, 2**32 - 5]) == 3
+
+
+def test_serial_wrapped_round_is_the_newest() -> None:
+    [p] = di.compare_serials(ZONE, {"a (1)": 2**32 - 1, "b (2)": 3})
+    assert (p["server"], p["found"], p["expected"]) == ("a (1)", 2**32 - 1, 3)
+    assert "while b (2) has 3: 4 behind" in p["fix"]
+
+
+def test_hidden_primary_ahead_names_the_lagging_server_and_the_lag() -> None:
+    serials = {LABEL: 1767225600, "ns2.dyn.example.org (203.0.113.54)": 1767225590}
+    [p] = di.compare_serials(ZONE, {**serials, HIDDEN: 1767225600}, {HIDDEN})
+    assert p == {
+        "check": "serial",
+        "server": "ns2.dyn.example.org (203.0.113.54)",
+        "zone": ZONE,
+        "record": f"{ZONE} SOA",
+        "found": 1767225590,
+        "expected": 1767225600,
+        "fix": "ns2.dyn.example.org (203.0.113.54) serves serial 1767225590 of dyn.example.org "
+        f"while {HIDDEN} has 1767225600: 10 behind (with Knot's serial-policy unixtime, about "
+        "10 s of updates it lacks); make the secondary servers transfer the zone (NOTIFY, "
+        "AXFR/IXFR allowed).",
+    }
+
+
+def test_a_server_ahead_of_the_hidden_primary_is_fed_by_another() -> None:
+    hidden6 = "hidden.example.net (2001:db8::10) (hidden primary)"
+    [p] = di.compare_serials(ZONE, {LABEL: 12, HIDDEN: 10, hidden6: 10}, {HIDDEN, hidden6})
+    assert (p["server"], p["found"], p["expected"]) == (LABEL, 12, 10)
+    assert p["fix"] == (
+        f"{LABEL} serves serial 12 of dyn.example.org while {HIDDEN} has 10: 2 ahead of the "
+        "hidden primary: another primary feeds it; make the hidden primary its only primary "
+        "(the remote it transfers from)."
+    )
+    # without the hidden primary the newest serial wins
+    [p] = di.compare_serials(ZONE, {LABEL: 12, "b (2)": 10})
+    assert (p["server"], p["expected"]) == ("b (2)", 12)
+
+
+def test_an_external_servers_fix_points_at_that_service() -> None:
+    he = "ns1.he.net (216.218.130.2)"
+    [behind] = di.compare_serials(ZONE, {he: 9, HIDDEN: 10}, {HIDDEN}, {he})
+    assert behind["fix"].endswith(
+        "1 behind (with Knot's serial-policy unixtime, about 1 s of updates it lacks); it is an "
+        "external secondary service: look at its transfer log and settings there; the addresses "
+        "it transfers from and its TSIG key must be the ones the primary allows, and the primary "
+        "must send it NOTIFY."
+    )
+    [ahead] = di.compare_serials(ZONE, {he: 11, HIDDEN: 10}, {HIDDEN}, {he})
+    assert ahead["fix"].endswith(
+        "it is an external secondary service: in its settings there, make the hidden primary's "
+        "addresses its only primary."
+    )
+
+
 @pytest.mark.parametrize(
     ("answer", "found"),
     [
@@ -222,25 +285,50 @@ def test_check_arguments() -> None:
     errors = di.check_arguments(
         ZONE,
         [
-            {"name": "a.example", "ipv4": None, "ipv6": None},
+            {"name": "a.dyn.example.org", "ipv4": None, "ipv6": None},
             {"name": "b.example", "ipv4": "2001:db8::1"},
             {"name": "c.example", "ipv6": "nonsense"},
         ],
     )
     assert errors == [
-        "name server a.example needs ipv4 or ipv6",
+        "name server a.dyn.example.org needs ipv4 or ipv6: it is inside dyn.example.org, so "
+        "the parent needs its glue",
         "name server b.example: '2001:db8::1' is not an ipv4 address",
         "name server c.example: 'nonsense' is not an ipv6 address",
     ]
     assert di.check_arguments(ZONE, []) == ["nameservers must name at least one server"]
 
 
-def referral() -> dns.message.Message:
+def test_check_arguments_name_server_outside_the_zone_may_come_without_addresses() -> None:
+    he = {"name": "ns1.he.net", "ipv4": None, "ipv6": None, "external": True}
+    assert di.check_arguments(ZONE, [NS1, he]) == []
+
+
+def test_check_arguments_primary() -> None:
+    assert di.check_arguments(ZONE, [NS1], primary=PRIMARY) == []
+    errors = di.check_arguments(
+        ZONE, [NS1], primary={"name": "NS1.dyn.example.org.", "ipv4": None, "ipv6": "nonsense"}
+    )
+    assert errors == [
+        "primary NS1.dyn.example.org. is one of the nameservers, so it is not hidden: leave "
+        "primary out (every name server is checked)",
+        "primary NS1.dyn.example.org.: 'nonsense' is not an ipv6 address",
+    ]
+    no_address = {"name": "hidden.example.net", "ipv4": None, "ipv6": None}
+    assert di.check_arguments(ZONE, [NS1], primary=no_address) == [
+        "primary hidden.example.net needs ipv4 or ipv6"
+    ]
+
+
+def referral(*names: str) -> dns.message.Message:
+    """The parent's referral to ns1.dyn.example.org (with glue) and NAMES (outside the zone)."""
     query = dns.message.make_query(ZONE, "NS")
     response = dns.message.make_response(query)
     response.flags &= ~dns.flags.AA
     response.authority.append(
-        dns.rrset.from_text(ZONE + ".", 30, "IN", "NS", "NS1.dyn.example.org.")
+        dns.rrset.from_text(
+            ZONE + ".", 30, "IN", "NS", "NS1.dyn.example.org.", *(n + "." for n in names)
+        )
     )
     response.additional.append(
         dns.rrset.from_text("ns1.dyn.example.org.", 30, "IN", "A", "203.0.113.53")
@@ -688,3 +776,119 @@ def test_check_wait_for() -> None:
     assert error.startswith("wait_for.name 'a..b' is not a DNS name")
     [error] = di.check_wait_for(ZONE, {**WAIT_FOR, "type": "AAAA", "value": "192.0.2.1"})
     assert error == "wait_for.value '192.0.2.1' is not an IPv6 address (type AAAA)"
+
+
+# --- run_checks, against a fake world --------------------------------------------------------
+
+PARENT_SERVER = "192.0.2.1"
+HE = {"name": "ns1.he.net", "external": True}  # outside the zone, without addresses
+
+
+def fake_world(monkeypatch: pytest.MonkeyPatch, serials: dict[str, int]) -> list[tuple]:
+    """PARENT_SERVER delegates ZONE to ns1.dyn.example.org and ns1.he.net; every other address
+    serves ZONE with the serial SERIALS has for it, the TXT record of WAIT_FOR and no other
+    name. Returns the (qname, type, server) of each query, filled as they are asked."""
+    asked: list[tuple] = []
+
+    def fake_ask(qname: str, rdtype: str, server: str, *_: Any, **__: Any) -> dns.message.Message:
+        qname = di.normalize(qname)
+        asked.append((qname, rdtype, server))
+        if server == PARENT_SERVER:
+            return referral(HE["name"]) if rdtype == "NS" else answer_with(qname, rdtype)
+        if rdtype == "SOA":
+            soa = f"ns1.{ZONE}. hostmaster.{ZONE}. {serials[server]} 3600 900 604800 30"
+            return answer_with(ZONE, "SOA", soa)
+        if qname == di.normalize(WAIT_FOR["name"]):
+            return answer_with(qname, rdtype, '"token-1"')
+        response = answer_with(qname, rdtype)
+        if qname != ZONE:
+            response.set_rcode(dns.rcode.NXDOMAIN)
+        return response
+
+    monkeypatch.setattr(di, "ask", fake_ask)
+    return asked
+
+
+def fake_resolver(
+    monkeypatch: pytest.MonkeyPatch,
+    addresses: dict[str, list[str]],
+    error: type[Exception] = dns.resolver.NXDOMAIN,
+) -> None:
+    """The system resolver knows the ADDRESSES of some names, and raises ERROR for the others."""
+
+    class Resolver:
+        lifetime = 5.0
+
+        def resolve(self, name: Any, rdtype: str) -> dns.rrset.RRset:
+            name = di.normalize(str(name))
+            if name not in addresses:
+                raise error
+            values = [a for a in addresses[name] if ("." in a) == (rdtype == "A")]
+            if not values:
+                raise dns.resolver.NoAnswer
+            return answer_with(name, rdtype, *values).answer[0]
+
+    monkeypatch.setattr(dns.resolver, "Resolver", Resolver)
+
+
+def test_a_hidden_primary_in_step_is_asked_for_its_soa_only(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    serials = {"203.0.113.53": 42, "2001:db8::53": 42, "198.51.100.10": 42, "216.218.130.2": 42}
+    asked = fake_world(monkeypatch, serials)
+    result = di.run_checks(
+        ZONE,
+        [NS1, {**HE, "ipv4": "216.218.130.2"}],
+        parent_servers=[PARENT_SERVER],
+        primary=PRIMARY,
+        wait_for={**WAIT_FOR, "timeout": 1},
+    )
+    assert result["problems"] == []
+    assert result["serials"] == {
+        LABEL: 42,
+        "ns1.dyn.example.org (2001:db8::53)": 42,
+        "ns1.he.net (216.218.130.2)": 42,
+        HIDDEN: 42,
+    }
+    assert HIDDEN not in result["arrival"]
+    assert {(q, t) for q, t, server in asked if server == "198.51.100.10"} == {(ZONE, "SOA")}
+
+
+def test_a_name_server_outside_the_zone_without_addresses_is_looked_up(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fake_resolver(monkeypatch, {"ns1.he.net": ["216.218.130.2", "2001:470:100::2"]})
+    serials = {"203.0.113.53": 7, "2001:db8::53": 7, "216.218.130.2": 7, "2001:470:100::2": 7}
+    fake_world(monkeypatch, serials)
+    result = di.run_checks(ZONE, [NS1, HE], parent_servers=[PARENT_SERVER], nxdomain_probe=False)
+    assert result["problems"] == []
+    assert "ns1.he.net (216.218.130.2)" in result["serials"]
+    assert "ns1.he.net (2001:470:100::2)" in result["serials"]
+
+
+@pytest.mark.parametrize(
+    ("error", "found"),
+    [
+        (dns.resolver.NXDOMAIN, "no A or AAAA record"),
+        (dns.exception.Timeout, "no answer (timeout)"),
+    ],
+)
+def test_a_name_server_that_does_not_resolve_is_a_problem(
+    monkeypatch: pytest.MonkeyPatch, error: type[Exception], found: str
+) -> None:
+    fake_resolver(monkeypatch, {}, error)
+    fake_world(monkeypatch, {"203.0.113.53": 7, "2001:db8::53": 7})
+    result = di.run_checks(ZONE, [NS1, HE], parent_servers=[PARENT_SERVER])
+    [p] = result["problems"]
+    assert p == {
+        "check": "nameserver_address",
+        "server": "ns1.he.net",
+        "zone": ZONE,
+        "record": "ns1.he.net A/AAAA",
+        "found": found,
+        "expected": "an address",
+        "fix": "The name server ns1.he.net has no address the system resolver finds, so nobody "
+        "can ask it: give its ipv4/ipv6 in the nameservers, or correct its name there and in "
+        "the NS records at the parent zone.",
+    }
+    assert list(result["serials"]) == [LABEL, "ns1.dyn.example.org (2001:db8::53)"]
