@@ -63,10 +63,11 @@ build: venv
 unit: bootstrap venv collection
 	pytest tests
 
-# The whole stack (molecule/default; DYNDNS_DEBIAN picks its images): on Debian 13 with the
-# pinned ansible-core; on Debian 12 with the oldest ansible-core that meta/runtime.yml claims
-# (requirements-oldest.txt, a virtualenv of its own, first on PATH) and from the built tarball,
-# installed as a user installs it. Then the other scenarios but the benchmark.
+# The whole stack (molecule/default; DYNDNS_DEBIAN picks its images, DYNDNS_DEMO its inventory):
+# the demo on Debian 13 with the pinned ansible-core; the demo with a hidden primary on Debian 12
+# with the oldest ansible-core that meta/runtime.yml claims (requirements-oldest.txt, a virtualenv
+# of its own, first on PATH) and from the built tarball, installed as a user installs it. Then the
+# other scenarios but the benchmark.
 molecule: bootstrap venv collection build $(OLDEST)/.installed
 	DYNDNS_DEBIAN=13 molecule test --scenario-name default
 	rm -rf .cache/installed
@@ -75,7 +76,7 @@ molecule: bootstrap venv collection build $(OLDEST)/.installed
 	  ansible-galaxy collection list selfhosted.dyndns; \
 	  ansible-playbook --version | sed -n 1p; \
 	  ansible-playbook --syntax-check -i localhost, playbooks/*.yml; \
-	  DYNDNS_DEBIAN=12 molecule test --scenario-name default
+	  DYNDNS_DEBIAN=12 DYNDNS_DEMO=demo-hidden-primary molecule test --scenario-name default
 	molecule test --all --exclude default --exclude bench
 
 # Of the bundle's thousands of files only ansible-core's are compiled: it installs in less

@@ -45,6 +45,8 @@ SECONDARY = testinfra.get_host("docker://secondary")
 SECONDARY_ADDRESS = "172.30.53.11"
 PRIMARY_ADDRESS6 = "fd53:53::10"
 SECONDARY_ADDRESS6 = "fd53:53::11"
+# A secondary DNS service the collection does not manage (converge.yml sets it up by hand).
+SERVICE = testinfra.get_host("docker://provider")
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -59,12 +61,18 @@ def clients_quiet():
 
 @pytest.fixture(scope="module")
 def settings():
-    """The demo inventory's settings, templated by Ansible (the passwords included)."""
+    """The demo inventory's settings, templated by Ansible (the passwords included).
+
+    `primary` is the hidden primary (dyndns_primary) or else the first name server."""
     names = ["dyndns_zone", "dyndns_update_host", "dyndns_nameservers", "dyndns_hosts"]
-    return {
+    found = {
         name: ANSIBLE.ansible("ansible.builtin.debug", f"var={name}", check=False)[name]
-        for name in names
+        for name in [*names, "dyndns_primary"]
     }
+    hidden = isinstance(found["dyndns_primary"], dict)  # else "VARIABLE IS NOT DEFINED!"
+    found["primary"] = found["dyndns_primary"] if hidden else found["dyndns_nameservers"][0]
+    found["hidden"] = hidden
+    return found
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +82,8 @@ def name(settings):
 
 @pytest.fixture(scope="module")
 def dns_server(settings):
-    return settings["dyndns_nameservers"][0]["ipv4"]
+    """The primary: it has an update first."""
+    return settings["primary"]["ipv4"]
 
 
 def soa(server, zone):
@@ -433,6 +442,10 @@ def set_parent_ns(*targets):
     in_transaction(PARENT, "example.test", "knotc zone-unset example.test dyn NS", *sets)
 
 
+def ns_names(settings):
+    return [f"{ns['name']}." for ns in settings["dyndns_nameservers"]]
+
+
 def test_delegation_check_passes_and_fails_with_what_to_fix(settings):
     result = run_playbook(DELEGATION, "dyndns-server", options=["--check"])
     assert result.returncode == 0, result.output
@@ -442,27 +455,86 @@ def test_delegation_check_passes_and_fails_with_what_to_fix(settings):
     try:
         result = run_playbook(DELEGATION, "dyndns-server", options=["--check"])
     finally:
-        set_parent_ns("ns1.dyn", "ns2.dyn")
+        set_parent_ns(*ns_names(settings))
     assert result.returncode != 0
-    expected = "NS records of dyn.example.test to: ns1.dyn.example.test, ns2.dyn.example.test"
-    assert expected in result.output, result.output
+    expected = ", ".join(sorted(ns["name"] for ns in settings["dyndns_nameservers"]))
+    assert f"NS records of dyn.example.test to: {expected}" in result.output, result.output
 
-    # Not in check mode: the round trip through the endpoint to both name servers.
+    # Not in check mode: the round trip through the endpoint to every name server.
     result = run_playbook(DELEGATION, "dyndns-server")
     assert result.returncode == 0, result.output
     assert "serves the test record just set through the update endpoint" in result.output
 
 
-def test_update_reaches_the_secondary_within_seconds(settings, name, dns_server):
+def test_soa_names_the_primary_and_the_parent_only_the_ns_set(settings, dns_server):
+    """With a hidden primary the world never learns of it but from the SOA."""
+    zone = settings["dyndns_zone"]
+    assert soa(dns_server, zone).answer[0][0].mname.to_text() == f"{settings['primary']['name']}."
+    referral = dns.query.udp(dns.message.make_query(zone, "NS"), "172.30.53.5", timeout=3)
+    delegated = sorted(rr.target.to_text() for rrset in referral.authority for rr in rrset)
+    assert delegated == sorted(ns_names(settings))
+    assert (f"{settings['primary']['name']}." in delegated) != settings["hidden"]
+    assert sorted(values(dns_server, zone, "NS")) == delegated
+
+
+def test_update_reaches_every_name_server_within_seconds(settings, name, dns_server):
     address = f"203.0.113.{int(time.time()) % 200 + 20}"
     status, _, body = update(settings, name, f"&myip={address}")
     assert (status, body) == (200, f"good {address}")
-    seconds = wait_for(SECONDARY_ADDRESS, name, "A", [address])
-    print(f"update visible on the secondary after {seconds:.2f} s")
     zone = settings["dyndns_zone"]
-    primary, secondary = soa(dns_server, zone), soa(SECONDARY_ADDRESS, zone)
-    assert secondary.flags & dns.flags.AA
-    assert primary.answer[0][0].serial == secondary.answer[0][0].serial
+    serial = soa(dns_server, zone).answer[0][0].serial
+    for ns in settings["dyndns_nameservers"]:
+        for server in (ns["ipv4"], ns["ipv6"]):
+            seconds = wait_for(server, name, "A", [address])
+            print(f"update visible on {ns['name']} ({server}) after {seconds:.2f} s")
+            answer = soa(server, zone)
+            assert answer.flags & dns.flags.AA
+            assert answer.answer[0][0].serial == serial
+
+
+def service_key(settings):
+    """The secondary service's TSIG key as kdig takes it."""
+    [service] = [ns for ns in settings["dyndns_nameservers"] if ns.get("external")]
+    key = service["tsig_key"]
+    return f"{key['algorithm']}:{key['name']}:{key['secret']}"
+
+
+def test_the_service_transfers_only_from_its_addresses_with_its_key(settings, dns_server):
+    zone = settings["dyndns_zone"]
+    key = service_key(settings)
+    for primary in (dns_server, PRIMARY_ADDRESS6):
+        allowed = SERVICE.run(f"kdig -y {key} @{primary} {zone} AXFR")
+        assert "SOA" in allowed.stdout and f"ns2.{zone}." in allowed.stdout, allowed.stdout
+    for host, option in ((SERVICE, ""), (HOME, f"-y {key}"), (SECONDARY, f"-y {key}")):
+        result = host.run(f"kdig {option} @{dns_server} {zone} AXFR")
+        assert "SOA" not in result.stdout, (host, option)
+        assert re.search(r"REFUSED|NOTAUTH|failed", result.stdout + result.stderr), result.stdout
+    # Knot on the primary holds the key in a file of root and knot; the key is in no log.
+    key_file = SERVER.file("/etc/knot/dyndns-external-keys.conf")
+    assert (key_file.user, key_file.group, key_file.mode) == ("root", "knot", 0o640)
+
+
+def test_the_check_names_a_lagging_service_and_by_how_much(settings, name, dns_server):
+    """The service stops taking transfers (a frozen zone still answers): the check names it."""
+    zone = settings["dyndns_zone"]
+    [service] = [ns for ns in settings["dyndns_nameservers"] if ns.get("external")]
+    assert SERVICE.run(f"knotc zone-freeze {zone}").rc == 0
+    try:
+        behind = soa(service["ipv4"], zone).answer[0][0].serial
+        time.sleep(1)  # unixtime serials: the update gets a newer one
+        address = f"203.0.113.{int(time.time()) % 200 + 22}"
+        assert update(settings, name, f"&myip={address}")[2] == f"good {address}"
+        wait_for(SECONDARY_ADDRESS, name, "A", [address])
+        newest = soa(dns_server, zone).answer[0][0].serial
+        result = run_playbook(DELEGATION, "dyndns-server", options=["--check"])
+    finally:
+        assert SERVICE.run(f"knotc zone-thaw {zone}").rc == 0
+        SERVICE.run(f"knotc zone-refresh {zone}")
+    assert result.returncode != 0
+    lines = [line for line in result.output.splitlines() if service["name"] in line]
+    assert any(str(behind) in line and str(newest) in line for line in lines), result.output
+    assert str(newest - behind) in result.output, result.output
+    wait_for(service["ipv4"], name, "A", [address], seconds=10)
 
 
 def transfer(host, zone, key=None, primary="172.30.53.10", query="AXFR"):
@@ -623,6 +695,7 @@ def test_no_log_holds_a_secret(settings):
     """Runs last: every request above has been logged by now."""
     secrets = [s for h in settings["dyndns_hosts"] for s in (h["password"], h["url_token"])]
     secrets.append(SERVER.file("/etc/dyndns-update/tsig.key").content_string.split(":")[-1].strip())
+    secrets.append(service_key(settings).split(":")[-1])
     logs = SERVER.check_output(
         "{ cat /var/log/apache2/*; journalctl --no-pager -o cat; } 2>/dev/null | base64 -w0"
     )

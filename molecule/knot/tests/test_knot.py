@@ -4,6 +4,7 @@ Queries and the non-loopback update go from the controller to the container's
 public address; loopback updates run knsupdate inside the container.
 """
 
+import base64
 import configparser
 import os
 import re
@@ -24,6 +25,8 @@ import dns.rdatatype
 import dns.tsig
 import dns.tsigkeyring
 import dns.update
+import dns.xfr
+import dns.zone
 import pytest
 import yaml
 
@@ -440,6 +443,24 @@ def config_state(host):
         ({"knot_update_types": ["NS"]}, "knot_update_types"),
         ({"dyndns_hosts": [{"name": "ns1"}]}, "renaming ['ns1.dyn.example.test'] is needed"),
         ({"dyndns_hosts": [{"name": "home", "types": []}]}, "are one or more of"),
+        (
+            {"dyndns_nameservers": [{"name": "ns.service.example", "external": True}]},
+            "need transfer_addresses",
+        ),
+        (
+            {
+                "dyndns_nameservers": [
+                    {
+                        "name": "ns.service.example",
+                        "ipv4": "192.0.2.53",
+                        "external": True,
+                        "tsig_key": {"name": "s", "algorithm": "hmac-sha256", "secret": "no!"},
+                    }
+                ]
+            },
+            "a base64 'secret'",
+        ),
+        ({"dyndns_primary": {"name": "hidden.example"}}, "needs a 'name'"),
     ],
 )
 def test_bad_settings_fail_clearly_and_change_nothing(host, extra, message):
@@ -493,3 +514,66 @@ def test_a_host_without_its_key_loses_file_acl_and_settings(host, zone):
     assert result.returncode == 0, result.output
     assert host.file(f"/etc/knot/{HOST_KEY}.key.conf").exists
     assert (settings_dir(host, zone) / "knsupdate.key").exists()
+
+
+def soa_and_ns(address, zone):
+    """(SOA primary, serial, sorted NS targets) as the server answers them."""
+    soa = query(address, zone, "SOA").answer[0][0]
+    return soa.mname.to_text(), soa.serial, values(address, zone, "NS")
+
+
+def axfr(address, zone, key=None):
+    """The zone by AXFR from the controller (the network's gateway), signed with KEY or not;
+    the rcode of the refusal when refused."""
+    if key is None:
+        answer = send_tcp_unverified(dns.message.make_query(zone, "AXFR"), address)
+        return dns.rcode.to_text(answer.rcode())
+    keyring = dns.tsigkeyring.from_text({key["name"]: (key["algorithm"], key["secret"])})
+    try:
+        return dns.zone.from_xfr(dns.query.xfr(address, zone, keyring=keyring, keyname=key["name"]))
+    except (dns.xfr.TransferError, dns.exception.DNSException) as error:
+        return str(error)
+
+
+def test_a_hidden_primary_feeds_a_secondary_service(host, zone, address):
+    """The server leaves the NS set for a service (the controller's address plays it): the
+    running zone's SOA names the hidden primary, its NS set is the service's, and only the
+    service's key from its address transfers; back to the first layout after."""
+    before = soa_and_ns(address, zone)
+    key = {
+        "name": "service-transfer",
+        "algorithm": "hmac-sha256",
+        "secret": base64.b64encode(os.urandom(32)).decode(),
+    }
+    service = {
+        "name": "ns.service.example",
+        "ipv4": "192.0.2.53",
+        "external": True,
+        "notify_addresses": ["192.0.2.53"],
+        "transfer_addresses": ["172.30.54.1"],
+        "tsig_key": key,
+    }
+    primary = {"name": "hidden.example", "ipv4": address}
+    result = converge(host, {"dyndns_primary": primary, "dyndns_nameservers": [service]})
+    assert result.returncode == 0, result.output
+    assert key["secret"] not in result.output
+    mname, serial, ns = soa_and_ns(address, zone)
+    assert (mname, ns) == ("hidden.example.", ["ns.service.example."])
+    assert serial > before[1]
+    conf = host.file("/etc/knot/dyndns-external-keys.conf")
+    assert (conf.user, conf.group, conf.mode) == ("root", "knot", 0o640)
+    assert key["secret"] in conf.content_string
+    assert key["secret"] not in host.file("/etc/knot/knot.conf").content_string
+
+    transferred = axfr(address, zone, key)
+    assert isinstance(transferred, dns.zone.Zone), transferred
+    assert transferred.get_rdataset("@", "SOA")[0].mname.to_text() == "hidden.example."
+    assert axfr(address, zone) in ("REFUSED", "NOTAUTH")
+    other = {**key, "secret": base64.b64encode(os.urandom(32)).decode()}
+    assert not isinstance(axfr(address, zone, other), dns.zone.Zone)
+
+    result = converge(host)
+    assert result.returncode == 0, result.output
+    assert soa_and_ns(address, zone)[::2] == before[::2]
+    assert not host.file("/etc/knot/dyndns-external-keys.conf").exists
+    assert not isinstance(axfr(address, zone, key), dns.zone.Zone)
