@@ -434,6 +434,10 @@ def config_state(host):
     return host.check_output("sha256sum /etc/knot/knot.conf /var/lib/knot/*.zone")
 
 
+# A primary's own entry, for the settings below that add a secondary service.
+NS1 = {"name": "ns1.dyn.example.test", "ipv4": "192.0.2.1"}
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
@@ -445,17 +449,22 @@ def config_state(host):
         ({"dyndns_hosts": [{"name": "home", "types": []}]}, "are one or more of"),
         (
             {"dyndns_nameservers": [{"name": "ns.service.example", "external": True}]},
+            "is needed when the first name server is external",
+        ),
+        (
+            {"dyndns_nameservers": [NS1, {"name": "ns.service.example", "external": True}]},
             "need transfer_addresses",
         ),
         (
             {
                 "dyndns_nameservers": [
+                    NS1,
                     {
                         "name": "ns.service.example",
                         "ipv4": "192.0.2.53",
                         "external": True,
                         "tsig_key": {"name": "s", "algorithm": "hmac-sha256", "secret": "no!"},
-                    }
+                    },
                 ]
             },
             "a base64 'secret'",
