@@ -533,7 +533,7 @@ def test_the_check_names_a_lagging_service_and_by_how_much(settings, name, dns_s
     assert result.returncode != 0
     lines = [line for line in result.output.splitlines() if service["name"] in line]
     assert any(str(behind) in line and str(newest) in line for line in lines), result.output
-    assert str(newest - behind) in result.output, result.output
+    assert f"{newest - behind} behind" in result.output, result.output
     wait_for(service["ipv4"], name, "A", [address], seconds=10)
 
 
