@@ -66,7 +66,9 @@ unit: bootstrap venv collection
 # The whole stack (molecule/default; DYNDNS_DEBIAN picks its images, DYNDNS_DEMO its inventory):
 # the demo on Debian 13 with the pinned ansible-core; the demo with a hidden primary on Debian 12
 # with the oldest ansible-core that meta/runtime.yml claims (requirements-oldest.txt, a virtualenv
-# of its own, first on PATH) and from the built tarball, installed as a user installs it. The
+# of its own, first on PATH) and from the built tarball, installed as a user installs it; its
+# server is backed up, made again from the Debian 13 image and restored before the tests
+# (DYNDNS_RESTORE_ONTO, molecule/default/tests/test_backup.py). The
 # other scenarios but the benchmark run meanwhile, with the pinned ansible-core (their own
 # networks and container names: only two runs of one scenario would collide); their output
 # follows when both are done.
@@ -80,7 +82,8 @@ molecule: bootstrap venv collection build $(OLDEST)/.installed
 	  ansible-galaxy collection list selfhosted.dyndns && \
 	  ansible-playbook --version | sed -n 1p && \
 	  ansible-playbook --syntax-check -i localhost, playbooks/*.yml && \
-	  DYNDNS_DEBIAN=12 DYNDNS_DEMO=demo-hidden-primary molecule test --scenario-name default \
+	  DYNDNS_DEBIAN=12 DYNDNS_DEMO=demo-hidden-primary DYNDNS_RESTORE_ONTO=13 \
+	    molecule test --scenario-name default \
 	) || status=$$?; \
 	wait $$others || status=$$?; \
 	cat .cache/molecule-others.log; \
