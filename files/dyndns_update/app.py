@@ -30,6 +30,7 @@ from .config import (
 )
 from .dnsio import DnsClient
 from .protocol import Code
+from .status import Origin, StatusStore, make_call
 from .update import HostResult, Updater
 
 LOG = logging.getLogger("dyndns_update")
@@ -38,6 +39,7 @@ UPDATE_PATH = "/nic/update"
 TOKEN_PREFIX = "/u/"
 ACME_DNS_PATH = "/update"  # acme-dns's update API, as acme.sh and lego speak it
 ACME_DNS = "acme-dns"  # its callers' `via` in the log
+BASIC = "basic"  # the `via` of a Basic-auth caller in a host's status record
 REALM = 'Basic realm="dyndns"'
 MAX_BODY = 4096  # bytes of a request body read, at most
 
@@ -132,6 +134,7 @@ class DyndnsApp:
         self.abuse = AbuseGuard(config.abuse, clock=clock)
         self.verified = auth.VerifiedCache(config.auth_cache_seconds, clock=clock)
         self.updater = Updater(config, client)
+        self.status = StatusStore(config.status_dir, clock=clock)
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         try:
@@ -173,7 +176,8 @@ class DyndnsApp:
             caller = self._by_password(credentials, environ, params, client)
         if not isinstance(caller, Caller):
             return caller
-        return self._update(caller, params, environ.get("REMOTE_ADDR"), client)
+        agent = environ.get("HTTP_USER_AGENT", "")
+        return self._update(caller, params, environ.get("REMOTE_ADDR"), client, agent)
 
     def _by_token(self, credentials: Credentials, token: str, client: str) -> Caller | Response:
         """The secret URL's caller: may update the one host its token is for."""
@@ -198,7 +202,12 @@ class DyndnsApp:
         return Caller(names, lambda host: host.username == user, user, None)
 
     def _update(
-        self, caller: Caller, params: protocol.Params, remote_addr: str | None, client: str
+        self,
+        caller: Caller,
+        params: protocol.Params,
+        remote_addr: str | None,
+        client: str,
+        agent: str,
     ) -> Response:
         names, user, via = caller.raw_names, caller.user, caller.via
         if not names:
@@ -224,6 +233,7 @@ class DyndnsApp:
         results = self.updater.handle(names, caller.may_update, request)
         for raw, result in zip(names, results, strict=True):
             self._log_result(raw, result, request, caller, client)
+            self._record(result, request, caller, client, agent)
         return _response([r.line for r in results])
 
     def _badauth(self, client: str, user: str | None = None, via: str | None = None) -> Response:
@@ -259,6 +269,7 @@ class DyndnsApp:
         caller = Caller([name], lambda host: host.username == user, user, ACME_DNS)
         (result,) = self.updater.handle([name], caller.may_update, request)
         self._log_result(name, result, request, caller, client)
+        self._record(result, request, caller, client, environ.get("HTTP_USER_AGENT", ""))
         if result.code in (Code.GOOD, Code.NOCHG):
             return _json_response({"txt": value})
         if result.code == Code.NOHOST:  # not this user's host, or one without TXT
@@ -286,6 +297,21 @@ class DyndnsApp:
             return forbidden
         return user
 
+    def _record(
+        self,
+        result: HostResult,
+        request: protocol.UpdateRequest,
+        caller: Caller,
+        client: str,
+        agent: str,
+    ) -> None:
+        """A `good` or `nochg` becomes the host's status record (status.py)."""
+        if result.host is None or result.code not in (Code.GOOD, Code.NOCHG):
+            return
+        origin = Origin(client, caller.via or BASIC, caller.user, agent)
+        call = make_call(result.code, origin, result.request or request)
+        self.status.record(result.host, call, changed=result.code == Code.GOOD)
+
     @staticmethod
     def _log_result(
         raw: str,
@@ -303,14 +329,8 @@ class DyndnsApp:
             cleared = ",".join(sorted(request.clear))
         if updated and request.lan_prefix is not None:
             prefix = str(request.lan_prefix)
-        if updated and request.txt is not None:
-            txt = "set" if request.txt else "delete"
-        if updated and request.edits_txt:
-            txt = ",".join(
-                what
-                for what, values in (("add", request.txt_add), ("remove", request.txt_delete))
-                if values
-            )
+        if updated:
+            txt = protocol.txt_action(request)
         log_line(
             **host_fields(raw, result.host),
             result=result.code,

@@ -77,6 +77,7 @@ class Config:
     max_hostnames: int = 20
     auth_cache_seconds: float = 300.0  # a verified password skips scrypt this long; 0: never
     abuse: AbuseConfig = AbuseConfig()
+    status_dir: str | None = None  # where each host's last call is kept (status.py); None: not
 
 
 @dataclass(frozen=True)
@@ -143,6 +144,12 @@ class _Fields:
 
     def optional_string(self, key: str) -> str | None:
         return self.string(key) if key in self.data else None
+
+    def optional_directory(self, key: str) -> str | None:
+        value = self.optional_string(key)
+        if value is not None and not os.path.isabs(value):
+            raise self.error(key, "must be an absolute path")
+        return value
 
     def number(self, key: str, default: float, low: float, high: float) -> float:
         value = self.data.get(key, default)
@@ -242,6 +249,7 @@ def parse_config(data: Any, where: str) -> Config:
             "max_hostnames",
             "auth_cache_seconds",
             "abuse",
+            "status_dir",
             "hosts",
         )
     )
@@ -275,6 +283,7 @@ def parse_config(data: Any, where: str) -> Config:
             ipv6_prefix=abuse.integer("ipv6_prefix", 64, 32, 128),
             state_file=abuse.optional_string("state_file"),
         ),
+        status_dir=fields.optional_directory("status_dir"),
         hosts=_check_owners(
             {name: _parse_host(name, value, zone, where) for name, value in hosts.items()}, where
         ),

@@ -319,6 +319,20 @@ def parse_acme_dns(body: bytes | None, zone: str) -> tuple[str, str]:
     return name, value
 
 
+def txt_action(request: UpdateRequest) -> str | None:
+    """What `request` does to the TXT records, in words, never their values: `set` or
+    `delete` (`txt`), `add`, `remove` or `add,remove` (`addtxt`/`deltxt`); None: nothing."""
+    if request.txt is not None:
+        return "set" if request.txt else "delete"
+    if request.edits_txt:
+        return ",".join(
+            what
+            for what, values in (("add", request.txt_add), ("remove", request.txt_delete))
+            if values
+        )
+    return None
+
+
 def format_addresses(addresses: Sequence[IPAddress]) -> str:
     return ",".join(str(a) for a in addresses)
 
