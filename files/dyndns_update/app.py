@@ -28,14 +28,15 @@ from .config import (
     load_config,
     load_tsig_key,
 )
-from .dnsio import DnsClient
+from .dnsio import DnsClient, DnsRejected, DnsUnreachable
 from .protocol import Code
-from .status import Origin, StatusStore, make_call
-from .update import HostResult, Updater
+from .status import FORMAT, Origin, StatusStore, calls_of, iso_time, make_call
+from .update import HostResult, Updater, served_rrsets
 
 LOG = logging.getLogger("dyndns_update")
 
 UPDATE_PATH = "/nic/update"
+STATUS_PATH = "/nic/status"
 TOKEN_PREFIX = "/u/"
 ACME_DNS_PATH = "/update"  # acme-dns's update API, as acme.sh and lego speak it
 ACME_DNS = "acme-dns"  # its callers' `via` in the log
@@ -86,7 +87,7 @@ def _response(lines: Sequence[str], status: str = "200 OK") -> Response:
     return status, headers, body
 
 
-def _json_response(data: dict[str, str], status: str = "200 OK") -> Response:
+def _json_response(data: dict[str, Any], status: str = "200 OK") -> Response:
     body = json.dumps(data).encode("ascii")
     headers = [
         ("Content-Type", "application/json"),
@@ -106,6 +107,38 @@ def _read_body(environ: Environ) -> bytes | None:
         return None
     body: bytes = environ["wsgi.input"].read(length)
     return body
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A request refused before any host is looked at, with its one answer."""
+
+    code: Code
+    challenge: bool = False  # no credentials at all: HTTP 401 with WWW-Authenticate
+
+
+def _text_refusal(refusal: Refusal) -> Response:
+    """As /nic/update answers it: one line, HTTP 200 but for the challenge."""
+    if not refusal.challenge:
+        return _response([refusal.code])
+    status, headers, body = _response([refusal.code], "401 Unauthorized")
+    return status, [*headers, ("WWW-Authenticate", REALM)], body
+
+
+_REFUSAL_STATUS = {
+    Code.BADAUTH: "401 Unauthorized",
+    Code.ABUSE: "429 Too Many Requests",
+    Code.BADAGENT: "400 Bad Request",
+}
+
+
+def _json_refusal(refusal: Refusal) -> Response:
+    """As /nic/status answers it: `{"error": CODE}` with an HTTP error status."""
+    http = _REFUSAL_STATUS.get(refusal.code, "500 Internal Server Error")
+    status, headers, body = _json_response({"error": str(refusal.code)}, http)
+    if refusal.code == Code.BADAUTH:
+        headers.append(("WWW-Authenticate", REALM))
+    return status, headers, body
 
 
 @dataclass(frozen=True)
@@ -135,6 +168,7 @@ class DyndnsApp:
         self.verified = auth.VerifiedCache(config.auth_cache_seconds, clock=clock)
         self.updater = Updater(config, client)
         self.status = StatusStore(config.status_dir, clock=clock)
+        self.clock = clock
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         try:
@@ -154,32 +188,39 @@ class DyndnsApp:
         token: str | None = None
         if path.startswith(TOKEN_PREFIX) and "/" not in path[len(TOKEN_PREFIX) :]:
             token = path[len(TOKEN_PREFIX) :]
+        if path == STATUS_PATH:
+            return self.status_view(environ, client)
         if path != UPDATE_PATH and not token:
             return _response(["notfound"], "404 Not Found")
-        via = "token" if token else None
+        params = protocol.parse_query(environ.get("QUERY_STRING", ""))
+        caller = self._authenticate(environ, params, token, client)
+        if isinstance(caller, Refusal):
+            return _text_refusal(caller)
+        agent = environ.get("HTTP_USER_AGENT", "")
+        return self._update(caller, params, environ.get("REMOTE_ADDR"), client, agent)
 
+    def _authenticate(
+        self, environ: Environ, params: protocol.Params, token: str | None, client: str
+    ) -> Caller | Refusal:
+        """The caller of a GET with a secret URL's `token` or Basic auth, or why not: the
+        checks, abuse guard and log lines of /nic/update and the secret URLs."""
+        via = "token" if token else None
         if environ.get("REQUEST_METHOD") != "GET" or not environ.get("HTTP_USER_AGENT", "").strip():
             log_line(result=Code.BADAGENT, via=via, client=client)
-            return _response([Code.BADAGENT])
+            return Refusal(Code.BADAGENT)
         if self.abuse.is_blocked(client):
             log_line(result=Code.ABUSE, via=via, client=client)
-            return _response([Code.ABUSE])
+            return Refusal(Code.ABUSE)
         try:
             credentials = self.credentials.get()
         except ConfigError as err:
             log_line(result=Code.SERVERERROR, via=via, client=client, error=str(err))
-            return _response([Code.SERVERERROR])
-        params = protocol.parse_query(environ.get("QUERY_STRING", ""))
+            return Refusal(Code.SERVERERROR)
         if token:
-            caller = self._by_token(credentials, token, client)
-        else:
-            caller = self._by_password(credentials, environ, params, client)
-        if not isinstance(caller, Caller):
-            return caller
-        agent = environ.get("HTTP_USER_AGENT", "")
-        return self._update(caller, params, environ.get("REMOTE_ADDR"), client, agent)
+            return self._by_token(credentials, token, client)
+        return self._by_password(credentials, environ, params, client)
 
-    def _by_token(self, credentials: Credentials, token: str, client: str) -> Caller | Response:
+    def _by_token(self, credentials: Credentials, token: str, client: str) -> Caller | Refusal:
         """The secret URL's caller: may update the one host its token is for."""
         host_name = credentials.tokens.get(auth.token_hash(token))
         if host_name is None:
@@ -188,18 +229,63 @@ class DyndnsApp:
 
     def _by_password(
         self, credentials: Credentials, environ: Environ, params: protocol.Params, client: str
-    ) -> Caller | Response:
+    ) -> Caller | Refusal:
         """The Basic-auth caller: may update the hosts of its username."""
         basic = auth.parse_basic_auth(environ.get("HTTP_AUTHORIZATION"))
         if basic is None:
             log_line(result=Code.BADAUTH, error="no credentials", client=client)
-            status, headers, body = _response([Code.BADAUTH], "401 Unauthorized")
-            return status, [*headers, ("WWW-Authenticate", REALM)], body
+            return Refusal(Code.BADAUTH, challenge=True)
         user, password = basic
         if not auth.check_user(credentials.users, user, password, self.verified):
             return self._badauth(client, user=user_field(user))
         names = protocol.split_values(params.get("hostname"))
         return Caller(names, lambda host: host.username == user, user, None)
+
+    def status_view(self, environ: Environ, client: str) -> Response:
+        """`GET /nic/status[?hostname=H[,H2]]` with Basic auth: the caller's hosts (those
+        named, when `hostname` is given), each with its status record and its records as
+        the DNS server serves them now. Checks, abuse guard and log lines of /nic/update;
+        refusals in JSON."""
+        params = protocol.parse_query(environ.get("QUERY_STRING", ""))
+        caller = self._authenticate(environ, params, None, client)
+        if isinstance(caller, Refusal):
+            return _json_refusal(caller)
+        named = {protocol.normalize_hostname(raw) for raw in caller.raw_names}
+        hosts = [
+            host
+            for name, host in sorted(self.config.hosts.items())
+            if caller.may_update(host) and (not caller.raw_names or name in named)
+        ]
+        entries = self._status_entries(hosts)
+        log_line(result="status", user=caller.user, client=client, hosts=str(len(entries)))
+        return _json_response(
+            {
+                "format": FORMAT,
+                "generated": iso_time(self.clock()),
+                "user": caller.user,
+                "hosts": entries,
+            }
+        )
+
+    def _status_entries(self, hosts: Sequence[HostConfig]) -> list[dict[str, Any]]:
+        """Each host's record and served RRsets; once the server is found unreachable, the
+        later hosts do not wait for it again."""
+        entries = []
+        unreachable = ""
+        for host in hosts:
+            served, error = None, None
+            if unreachable:
+                error = f"not tried, server unreachable: {unreachable}"
+            else:
+                try:
+                    served = served_rrsets(self.client, host)
+                except DnsUnreachable as err:
+                    unreachable = error = str(err)
+                except DnsRejected as err:
+                    error = str(err)
+            entry = {"fqdn": host.name, **calls_of(self.status.read(host.name))}
+            entries.append({**entry, "dns": served, "dns_error": error})
+        return entries
 
     def _update(
         self,
@@ -236,7 +322,7 @@ class DyndnsApp:
             self._record(result, request, caller, client, agent)
         return _response([r.line for r in results])
 
-    def _badauth(self, client: str, user: str | None = None, via: str | None = None) -> Response:
+    def _badauth(self, client: str, user: str | None = None, via: str | None = None) -> Refusal:
         started = self.abuse.record_failure(client)
         log_line(
             result=Code.BADAUTH,
@@ -245,7 +331,7 @@ class DyndnsApp:
             client=client,
             cooldown="started" if started else None,
         )
-        return _response([Code.BADAUTH])
+        return Refusal(Code.BADAUTH)
 
     def acme_dns(self, environ: Environ) -> Response:
         """acme-dns's `POST /update`: X-Api-User and X-Api-Key are a dyndns username and

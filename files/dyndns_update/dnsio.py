@@ -72,6 +72,13 @@ def make_rdatas(rdtype: str, values: Iterable[str]) -> frozenset[dns.rdata.Rdata
     return frozenset(dns.rdata.from_text(dns.rdataclass.IN, kind, v) for v in values)
 
 
+def rdata_text(rdata: dns.rdata.Rdata) -> str:
+    """A record's value as make_rdatas takes it: an address, or a TXT record's text."""
+    if isinstance(rdata, dns.rdtypes.ANY.TXT.TXT):
+        return b"".join(rdata.strings).decode("ascii", "backslashreplace")
+    return str(rdata.to_text())
+
+
 def _absolute(name: str) -> dns.name.Name:
     return dns.name.from_text(name)
 

@@ -256,6 +256,15 @@ def _warn(what: str, err: Exception, host: str | None = None) -> None:
     LOG.warning("dyndns-update %swarning=%s error=%s", where, what, json.dumps(reason))
 
 
+def calls_of(record: Record | None) -> Record:
+    """`last_call` and `last_change` of a record as read, each an object or None."""
+    found = record or {}
+    return {
+        key: found.get(key) if isinstance(found.get(key), dict) else None
+        for key in ("last_call", "last_change")
+    }
+
+
 def host_entry(host: HostConfig, folder: str | None) -> Record:
     """One host of the CLI's output: nulls for a host never seen (or no status_dir)."""
     entry: Record = {
@@ -275,9 +284,7 @@ def host_entry(host: HostConfig, folder: str | None) -> Record:
     except ValueError:
         entry["error"] = "not a valid record"
         return entry
-    for key in ("last_call", "last_change"):
-        value = (record or {}).get(key)
-        entry[key] = value if isinstance(value, dict) else None
+    entry.update(calls_of(record))
     return entry
 
 

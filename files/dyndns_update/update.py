@@ -28,6 +28,7 @@ from .dnsio import (
     RRsetChange,
     TxtEdit,
     make_rdatas,
+    rdata_text,
 )
 from .protocol import (
     MAX_TXT_VALUES,
@@ -78,6 +79,25 @@ def allowed_types_missing(host: HostConfig, request: UpdateRequest) -> list[str]
     if request.edits_txt:
         needed.add("TXT")
     return sorted(needed - host.types)
+
+
+def served_rrsets(client: DnsClient, host: HostConfig) -> dict[str, dict[str, list[str]]]:
+    """What the server serves now at every name of `host`, for the types it may have: name
+    -> type -> sorted values. DnsUnreachable / DnsRejected as DnsClient.fetch raises them."""
+    queries = [
+        (name, rdtype)
+        for name in (host.name, *host.aliases)
+        for rdtype in ("A", "AAAA")
+        if rdtype in host.types
+    ]
+    queries += [(machine.name, "AAAA") for machine in host.lan]
+    if "TXT" in host.types:
+        queries.append((acme_name(host.name), "TXT"))
+    served: dict[str, dict[str, list[str]]] = {}
+    for name, rdtype in queries:
+        values = sorted(rdata_text(rdata) for rdata in client.fetch(name, rdtype))
+        served.setdefault(name, {})[rdtype] = values
+    return served
 
 
 UPDATE_ATTEMPTS = 5  # reads and UPDATEs of one host while others change its TXT set

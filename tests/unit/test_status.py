@@ -412,3 +412,119 @@ def test_cli_without_status_dir_or_config(
     assert all(h["last_call"] is None and h["error"] is None for h in data["hosts"])
     assert cli(tmp_path / "missing.json") == (1, {})
     assert "missing.json: cannot read" in capsys.readouterr().err
+
+
+def view(app: DyndnsApp, query: str = "", **kw: str | None) -> tuple[str, dict[str, str], Any]:
+    kw.setdefault("authorization", GOOD_AUTH)
+    status_line, headers, body = call(app, "/nic/status", query, **kw)
+    return status_line, headers, json.loads(body)
+
+
+def test_status_view_shows_the_callers_hosts(app: DyndnsApp, clock: Clock) -> None:
+    update(app, f"hostname={HOME}&myip=203.0.113.7&addtxt=challenge-value")
+    status_line, headers, data = view(app)
+    assert status_line == "200 OK"
+    assert headers["Content-Type"] == "application/json"
+    assert headers["Cache-Control"] == "no-store"
+    assert list(data) == ["format", "generated", "user", "hosts"]
+    assert (data["format"], data["generated"], data["user"]) == (1, "2025-06-15T15:06:40Z", "home")
+    home, nas = data["hosts"]  # sorted by name; other is not home's
+    assert list(home) == ["fqdn", "last_call", "last_change", "dns", "dns_error"]
+    assert home["fqdn"] == HOME
+    assert list(home["last_call"]) == CALL_KEYS
+    assert (home["last_call"]["result"], home["last_change"]["txt"]) == ("good", "add")
+    assert home["dns"] == {
+        HOME: {"A": ["203.0.113.7"], "AAAA": []},
+        f"_acme-challenge.{HOME}": {"TXT": ["challenge-value"]},
+    }
+    assert nas == {
+        "fqdn": NAS,
+        "last_call": None,
+        "last_change": None,
+        "dns": {NAS: {"A": []}},
+        "dns_error": None,
+    }
+    _, _, data = view(app, authorization=basic("other", PASSWORD))
+    assert [h["fqdn"] for h in data["hosts"]] == [OTHER]
+
+
+def test_status_view_of_named_hosts_only(app: DyndnsApp) -> None:
+    assert [h["fqdn"] for h in view(app, f"hostname={NAS}")[2]["hosts"]] == [NAS]
+    assert [h["fqdn"] for h in view(app, f"hostname=NAS.{ZONE}.,{HOME}")[2]["hosts"]] == [
+        HOME,
+        NAS,
+    ]
+    assert view(app, f"hostname={OTHER}")[2]["hosts"] == []  # another user's: not shown
+    assert view(app, "hostname=bad_name")[2]["hosts"] == []
+
+
+def test_status_view_of_every_name_of_a_host(make: Callable[..., DyndnsApp]) -> None:
+    hosts = {
+        HOME: {
+            "username": "home",
+            "types": ["A", "AAAA"],
+            "aliases": [f"www.home.{ZONE}", f"*.home.{ZONE}"],
+            "lan": [{"name": f"nas.home.{ZONE}", "interface_id": "::1234"}],
+        }
+    }
+    app = make(hosts=hosts)
+    update(app, f"hostname={HOME}&myipv6=2001:db8:1:2::7")
+    (entry,) = view(app)[2]["hosts"]
+    assert entry["dns"] == {
+        HOME: {"A": [], "AAAA": ["2001:db8:1:2::7"]},
+        f"www.home.{ZONE}": {"A": [], "AAAA": ["2001:db8:1:2::7"]},
+        f"*.home.{ZONE}": {"A": [], "AAAA": ["2001:db8:1:2::7"]},
+        f"nas.home.{ZONE}": {"AAAA": ["2001:db8:1:2::1234"]},
+    }
+
+
+def test_status_view_when_dns_fails(app: DyndnsApp, fake: FakeDns) -> None:
+    update(app, f"hostname={HOME}&myip=203.0.113.7")
+    fake.fail = DnsUnreachable("timed out")
+    home, nas = view(app)[2]["hosts"]
+    assert (home["dns"], home["dns_error"]) == (None, "timed out")
+    assert home["last_call"]["A"] == "203.0.113.7"  # the record is shown all the same
+    assert (nas["dns"], nas["dns_error"]) == (None, "not tried, server unreachable: timed out")
+    fake.fail = DnsRejected("query answered REFUSED")
+    assert [h["dns_error"] for h in view(app)[2]["hosts"]] == ["query answered REFUSED"] * 2
+
+
+def test_status_view_refuses_bad_credentials_and_counts_them(
+    app: DyndnsApp, caplog: pytest.LogCaptureFixture, clock: Clock
+) -> None:
+    caplog.set_level(logging.INFO, logger="dyndns_update")
+    status_line, headers, data = view(app, HTTP_AUTHORIZATION=None, authorization=None)
+    assert (status_line, data) == ("401 Unauthorized", {"error": "badauth"})
+    assert headers["WWW-Authenticate"] == 'Basic realm="dyndns"'
+    for user in ("home", "nobody"):
+        status_line, headers, data = view(app, authorization=basic(user, "wrong password"))
+        assert (status_line, data) == ("401 Unauthorized", {"error": "badauth"})
+        assert headers["WWW-Authenticate"] == 'Basic realm="dyndns"'
+    assert update(app, f"hostname={HOME}", authorization=basic("x", "wrong pw!")) == "badauth\n"
+    # three failures (the limit is 3), the first without credentials not counted
+    assert view(app)[0::2] == ("429 Too Many Requests", {"error": "abuse"})
+    assert update(app, f"hostname={HOME}&myip=203.0.113.7") == "abuse\n"
+    assert [r.getMessage() for r in caplog.records] == [
+        'dyndns-update result=badauth error="no credentials" client=198.51.100.2',
+        "dyndns-update result=badauth user=home client=198.51.100.2",
+        "dyndns-update result=badauth user=nobody client=198.51.100.2",
+        "dyndns-update result=badauth user=x client=198.51.100.2 cooldown=started",
+        "dyndns-update result=abuse client=198.51.100.2",
+        "dyndns-update result=abuse client=198.51.100.2",
+    ]
+    clock.now += 900
+    caplog.clear()
+    assert view(app)[0] == "200 OK"
+    assert [r.getMessage() for r in caplog.records] == [
+        "dyndns-update result=status user=home client=198.51.100.2 hosts=2"
+    ]
+
+
+def test_status_view_needs_get_an_agent_and_basic_auth(app: DyndnsApp, tmp_path: Path) -> None:
+    assert view(app, REQUEST_METHOD="POST")[0::2] == ("400 Bad Request", {"error": "badagent"})
+    assert view(app, HTTP_USER_AGENT="")[0::2] == ("400 Bad Request", {"error": "badagent"})
+    # a secret URL's token shows nothing: there is no status by token
+    assert call(app, f"/u/{TOKEN}/status")[0::2] == ("404 Not Found", "notfound\n")
+    assert call(app, "/nic/status/x", authorization=GOOD_AUTH)[0] == "404 Not Found"
+    (tmp_path / "credentials.json").write_text("{broken")
+    assert view(app)[0::2] == ("500 Internal Server Error", {"error": "911"})
