@@ -28,7 +28,9 @@ from .config import (
     load_config,
     load_tsig_key,
 )
-from .dnsio import DnsClient, DnsRejected, DnsUnreachable
+from .dnsio import DnsClient, DnsRejected, DnsServer, DnsUnreachable
+from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from .metrics import MeteredClient, Metrics, process_start_time
 from .protocol import Code
 from .status import FORMAT, Origin, StatusStore, calls_of, iso_time, make_call
 from .update import HostResult, Updater, served_rrsets
@@ -37,6 +39,8 @@ LOG = logging.getLogger("dyndns_update")
 
 UPDATE_PATH = "/nic/update"
 STATUS_PATH = "/nic/status"
+STATUS_RESULT = "status"  # the result of a status view, in the log and in /metrics
+METRICS_PATH = "/metrics"  # only when the config's `metrics` is true
 TOKEN_PREFIX = "/u/"
 ACME_DNS_PATH = "/update"  # acme-dns's update API, as acme.sh and lego speak it
 ACME_DNS = "acme-dns"  # its callers' `via` in the log
@@ -141,6 +145,20 @@ def _json_refusal(refusal: Refusal) -> Response:
     return status, headers, body
 
 
+def metrics_view(environ: Environ, metrics: Metrics) -> Response:
+    """`GET /metrics`: this process's counters, in Prometheus's text format."""
+    if environ.get("REQUEST_METHOD") != "GET":
+        status, headers, body = _response(["method not allowed"], "405 Method Not Allowed")
+        return status, [*headers, ("Allow", "GET")], body
+    body = metrics.render()
+    headers = [
+        ("Content-Type", METRICS_CONTENT_TYPE),
+        ("Content-Length", str(len(body))),
+        ("Cache-Control", "no-store"),
+    ]
+    return "200 OK", headers, body
+
+
 @dataclass(frozen=True)
 class Caller:
     """Who called, once authenticated: the names asked for and which hosts they own."""
@@ -157,7 +175,7 @@ class DyndnsApp:
     def __init__(
         self,
         config: Config,
-        client: DnsClient,
+        client: DnsServer,
         credentials: CredentialsStore,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -166,9 +184,21 @@ class DyndnsApp:
         self.credentials = credentials
         self.abuse = AbuseGuard(config.abuse, clock=clock)
         self.verified = auth.VerifiedCache(config.auth_cache_seconds, clock=clock)
-        self.updater = Updater(config, client)
+        self.metrics: Metrics | None = None
+        updates: DnsServer = client
+        if config.metrics:
+            codes = [*Code, STATUS_RESULT]
+            self.metrics = Metrics(codes, started=process_start_time(default=clock()))
+            updates = MeteredClient(client, self.metrics)
+        self.updater = Updater(config, updates)
         self.status = StatusStore(config.status_dir, clock=clock)
         self.clock = clock
+
+    def _log(self, **fields: str | None) -> None:
+        """One log line (log_line), its result counted for /metrics."""
+        if self.metrics is not None and fields.get("result"):
+            self.metrics.answered(str(fields["result"]))
+        log_line(**fields)
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         try:
@@ -178,6 +208,8 @@ class DyndnsApp:
                 status, headers, body = self.handle(environ)
         except Exception:
             LOG.exception("dyndns-update result=911 error=unexpected")
+            if self.metrics is not None:
+                self.metrics.answered(Code.SERVERERROR)
             status, headers, body = _response([Code.SERVERERROR])
         start_response(status, headers)
         return [body]
@@ -190,6 +222,8 @@ class DyndnsApp:
             token = path[len(TOKEN_PREFIX) :]
         if path == STATUS_PATH:
             return self.status_view(environ, client)
+        if path == METRICS_PATH and self.metrics is not None:
+            return metrics_view(environ, self.metrics)
         if path != UPDATE_PATH and not token:
             return _response(["notfound"], "404 Not Found")
         params = protocol.parse_query(environ.get("QUERY_STRING", ""))
@@ -206,15 +240,15 @@ class DyndnsApp:
         checks, abuse guard and log lines of /nic/update and the secret URLs."""
         via = "token" if token else None
         if environ.get("REQUEST_METHOD") != "GET" or not environ.get("HTTP_USER_AGENT", "").strip():
-            log_line(result=Code.BADAGENT, via=via, client=client)
+            self._log(result=Code.BADAGENT, via=via, client=client)
             return Refusal(Code.BADAGENT)
         if self.abuse.is_blocked(client):
-            log_line(result=Code.ABUSE, via=via, client=client)
+            self._log(result=Code.ABUSE, via=via, client=client)
             return Refusal(Code.ABUSE)
         try:
             credentials = self.credentials.get()
         except ConfigError as err:
-            log_line(result=Code.SERVERERROR, via=via, client=client, error=str(err))
+            self._log(result=Code.SERVERERROR, via=via, client=client, error=str(err))
             return Refusal(Code.SERVERERROR)
         if token:
             return self._by_token(credentials, token, client)
@@ -233,7 +267,7 @@ class DyndnsApp:
         """The Basic-auth caller: may update the hosts of its username."""
         basic = auth.parse_basic_auth(environ.get("HTTP_AUTHORIZATION"))
         if basic is None:
-            log_line(result=Code.BADAUTH, error="no credentials", client=client)
+            self._log(result=Code.BADAUTH, error="no credentials", client=client)
             return Refusal(Code.BADAUTH, challenge=True)
         user, password = basic
         if not auth.check_user(credentials.users, user, password, self.verified):
@@ -257,7 +291,7 @@ class DyndnsApp:
             if caller.may_update(host) and (not caller.raw_names or name in named)
         ]
         entries = self._status_entries(hosts)
-        log_line(result="status", user=caller.user, client=client, hosts=str(len(entries)))
+        self._log(result=STATUS_RESULT, user=caller.user, client=client, hosts=str(len(entries)))
         return _json_response(
             {
                 "format": FORMAT,
@@ -297,16 +331,16 @@ class DyndnsApp:
     ) -> Response:
         names, user, via = caller.raw_names, caller.user, caller.via
         if not names:
-            log_line(result=Code.NOTFQDN, user=user, via=via, client=client, error="no hostname")
+            self._log(result=Code.NOTFQDN, user=user, via=via, client=client, error="no hostname")
             return _response([Code.NOTFQDN])
         if len(names) > self.config.max_hostnames:
-            log_line(result=Code.NUMHOST, user=user, client=client)
+            self._log(result=Code.NUMHOST, user=user, client=client)
             return _response([Code.NUMHOST])
         try:
             request = protocol.parse_update_request(params, remote_addr)
         except protocol.BadRequest as err:
             for raw in names:
-                log_line(
+                self._log(
                     **host_fields(raw, protocol.normalize_hostname(raw)),
                     result=err.code,
                     user=user,
@@ -324,7 +358,7 @@ class DyndnsApp:
 
     def _badauth(self, client: str, user: str | None = None, via: str | None = None) -> Refusal:
         started = self.abuse.record_failure(client)
-        log_line(
+        self._log(
             result=Code.BADAUTH,
             user=user,
             via=via,
@@ -340,7 +374,7 @@ class DyndnsApp:
         log lines as /nic/update, answers as acme-dns gives them."""
         client = environ.get("REMOTE_ADDR") or "-"
         if environ.get("REQUEST_METHOD") != "POST":
-            log_line(result=Code.BADAGENT, via=ACME_DNS, client=client)
+            self._log(result=Code.BADAGENT, via=ACME_DNS, client=client)
             return _json_response({"error": "method_not_allowed"}, "405 Method Not Allowed")
         user = self._acme_dns_user(environ, client)
         if not isinstance(user, str):
@@ -349,7 +383,7 @@ class DyndnsApp:
             name, value = protocol.parse_acme_dns(_read_body(environ), self.config.zone)
         except protocol.AcmeDnsError as err:
             result = Code.NOTFQDN if err.error == "bad_subdomain" else Code.BADTXT
-            log_line(result=result, user=user, via=ACME_DNS, client=client, error=err.error)
+            self._log(result=result, user=user, via=ACME_DNS, client=client, error=err.error)
             return _json_response({"error": err.error}, "400 Bad Request")
         request = protocol.UpdateRequest(txt_add=(value,), txt_recent=True)
         caller = Caller([name], lambda host: host.username == user, user, ACME_DNS)
@@ -366,17 +400,17 @@ class DyndnsApp:
         """The username of X-Api-User when X-Api-Key is its password, else the answer."""
         forbidden = _json_response({"error": "forbidden"}, "401 Unauthorized")
         if self.abuse.is_blocked(client):
-            log_line(result=Code.ABUSE, via=ACME_DNS, client=client)
+            self._log(result=Code.ABUSE, via=ACME_DNS, client=client)
             return _json_response({"error": "abuse"}, "429 Too Many Requests")
         try:
             credentials = self.credentials.get()
         except ConfigError as err:
-            log_line(result=Code.SERVERERROR, via=ACME_DNS, client=client, error=str(err))
+            self._log(result=Code.SERVERERROR, via=ACME_DNS, client=client, error=str(err))
             return _json_response({"error": "db_error"}, "500 Internal Server Error")
         user = environ.get("HTTP_X_API_USER", "")
         password = environ.get("HTTP_X_API_KEY", "")
         if not user or not password:
-            log_line(result=Code.BADAUTH, via=ACME_DNS, error="no credentials", client=client)
+            self._log(result=Code.BADAUTH, via=ACME_DNS, error="no credentials", client=client)
             return forbidden
         if not auth.check_user(credentials.users, user, password, self.verified):
             self._badauth(client, user=user_field(user), via=ACME_DNS)
@@ -398,8 +432,8 @@ class DyndnsApp:
         call = make_call(result.code, origin, result.request or request)
         self.status.record(result.host, call, changed=result.code == Code.GOOD)
 
-    @staticmethod
     def _log_result(
+        self,
         raw: str,
         result: HostResult,
         request: protocol.UpdateRequest,
@@ -417,7 +451,7 @@ class DyndnsApp:
             prefix = str(request.lan_prefix)
         if updated:
             txt = protocol.txt_action(request)
-        log_line(
+        self._log(
             **host_fields(raw, result.host),
             result=result.code,
             address=address,

@@ -78,6 +78,7 @@ class Config:
     auth_cache_seconds: float = 300.0  # a verified password skips scrypt this long; 0: never
     abuse: AbuseConfig = AbuseConfig()
     status_dir: str | None = None  # where each host's last call is kept (status.py); None: not
+    metrics: bool = False  # GET /metrics answers the counters (metrics.py); false: 404
 
 
 @dataclass(frozen=True)
@@ -145,6 +146,12 @@ class _Fields:
     def optional_string(self, key: str) -> str | None:
         return self.string(key) if key in self.data else None
 
+    def boolean(self, key: str, default: bool) -> bool:
+        value = self.data.get(key, default)
+        if not isinstance(value, bool):
+            raise self.error(key, "must be true or false")
+        return value
+
     def optional_directory(self, key: str) -> str | None:
         value = self.optional_string(key)
         if value is not None and not os.path.isabs(value):
@@ -210,9 +217,7 @@ def _parse_host(name: str, data: Any, zone: str, where: str) -> HostConfig:
         raise fields.error("aliases", "needs type A or AAAA")
     if lan and "AAAA" not in types:
         raise fields.error("lan", "needs type AAAA")
-    empty_clears = fields.data.get("empty_clears", False)
-    if not isinstance(empty_clears, bool):
-        raise fields.error("empty_clears", "must be true or false")
+    empty_clears = fields.boolean("empty_clears", False)
     return HostConfig(
         name=name,
         username=username,
@@ -250,6 +255,7 @@ def parse_config(data: Any, where: str) -> Config:
             "auth_cache_seconds",
             "abuse",
             "status_dir",
+            "metrics",
             "hosts",
         )
     )
@@ -284,6 +290,7 @@ def parse_config(data: Any, where: str) -> Config:
             state_file=abuse.optional_string("state_file"),
         ),
         status_dir=fields.optional_directory("status_dir"),
+        metrics=fields.boolean("metrics", False),
         hosts=_check_owners(
             {name: _parse_host(name, value, zone, where) for name, value in hosts.items()}, where
         ),

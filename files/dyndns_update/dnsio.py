@@ -12,6 +12,7 @@ import socket
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import dns.exception
 import dns.flags
@@ -60,6 +61,16 @@ class TxtEdit:
     add: frozenset[dns.rdata.Rdata]
     delete: frozenset[dns.rdata.Rdata]
     current: frozenset[dns.rdata.Rdata]
+
+
+class DnsServer(Protocol):
+    """What the update path needs of the DNS server: DnsClient, or a stand-in for it."""
+
+    def fetch(self, name: str, rdtype: str) -> frozenset[dns.rdata.Rdata]: ...
+
+    def replace(
+        self, changes: Sequence[RRsetChange], ttl: int, edit: TxtEdit | None = None
+    ) -> None: ...
 
 
 def make_rdatas(rdtype: str, values: Iterable[str]) -> frozenset[dns.rdata.Rdata]:

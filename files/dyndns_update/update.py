@@ -21,9 +21,9 @@ from dataclasses import dataclass
 
 from .config import Config, HostConfig
 from .dnsio import (
-    DnsClient,
     DnsConflict,
     DnsRejected,
+    DnsServer,
     DnsUnreachable,
     RRsetChange,
     TxtEdit,
@@ -81,9 +81,9 @@ def allowed_types_missing(host: HostConfig, request: UpdateRequest) -> list[str]
     return sorted(needed - host.types)
 
 
-def served_rrsets(client: DnsClient, host: HostConfig) -> dict[str, dict[str, list[str]]]:
+def served_rrsets(client: DnsServer, host: HostConfig) -> dict[str, dict[str, list[str]]]:
     """What the server serves now at every name of `host`, for the types it may have: name
-    -> type -> sorted values. DnsUnreachable / DnsRejected as DnsClient.fetch raises them."""
+    -> type -> sorted values. DnsUnreachable / DnsRejected as DnsServer.fetch raises them."""
     queries = [
         (name, rdtype)
         for name in (host.name, *host.aliases)
@@ -108,7 +108,7 @@ class TxtSetFull(Exception):
 
 
 def txt_edit(
-    client: DnsClient, host: HostConfig, request: UpdateRequest, recent: str | None = None
+    client: DnsServer, host: HostConfig, request: UpdateRequest, recent: str | None = None
 ) -> TxtEdit | None:
     """The single TXT records to add and remove, with the set they apply to; None when
     the set already is as asked. TxtSetFull when it would grow too large.
@@ -132,7 +132,7 @@ def txt_edit(
 
 
 def update_host(
-    client: DnsClient, host: HostConfig, request: UpdateRequest, ttl: int, recent: str | None = None
+    client: DnsServer, host: HostConfig, request: UpdateRequest, ttl: int, recent: str | None = None
 ) -> Code:
     """good or nochg; raises DnsUnreachable / DnsRejected with nothing changed, TxtSetFull
     for a TXT set that would grow too large. `recent`: see txt_edit."""
@@ -155,7 +155,7 @@ def update_host(
 class Updater:
     """`handle` serves both endpoints; one lock per configured host, shared by the threads."""
 
-    def __init__(self, config: Config, client: DnsClient) -> None:
+    def __init__(self, config: Config, client: DnsServer) -> None:
         self.config = config
         self.client = client
         self.locks = {name: threading.Lock() for name in config.hosts}

@@ -30,12 +30,14 @@ def base_config(tmp_path: Path, **overrides: Any) -> dict[str, Any]:
 
 class FakeDns:
     """A DnsClient stand-in holding the zone's RRsets in memory, as Knot would serve them
-    after each UPDATE; `fail` is raised by every read and UPDATE while set."""
+    after each UPDATE; `fail` is raised by every read and UPDATE while set, `fail_updates`
+    by every UPDATE."""
 
     def __init__(self) -> None:
         self.rrsets: dict[tuple[str, str], frozenset[dns.rdata.Rdata]] = {}
         self.updates = 0
         self.fail: Exception | None = None
+        self.fail_updates: Exception | None = None
 
     def fetch(self, name: str, rdtype: str) -> frozenset[dns.rdata.Rdata]:
         if self.fail is not None:
@@ -47,6 +49,8 @@ class FakeDns:
     ) -> None:
         if self.fail is not None:
             raise self.fail
+        if self.fail_updates is not None:
+            raise self.fail_updates
         self.updates += 1
         for change in changes:
             self.rrsets[(change.name, change.rdtype)] = make_rdatas(change.rdtype, change.values)
