@@ -5,6 +5,7 @@ controller (abuse); DNS answers are read from the server's public addresses with
 The network is dual-stack; `home6` is an IPv6-only client.
 """
 
+import json
 import os
 import re
 import shlex
@@ -228,6 +229,39 @@ def test_dual_stack_and_one_family_leaves_the_other(settings, name, dns_server):
     assert (status, body) == (200, "good 203.0.113.43")
     assert values(dns_server, name, "A") == ["203.0.113.43"]
     assert values(dns_server, name, "AAAA") == ["2001:db8::42"]
+
+
+def test_status_view_shows_the_caller_its_own_hosts_and_what_knot_serves(settings, name):
+    host, other = settings["dyndns_hosts"][:2]
+    status, _, body = update(settings, name, "&myip=203.0.113.46&myipv6=2001:db8::46")
+    assert (status, body) == (200, "good 203.0.113.46,2001:db8::46")
+    status, _, body = curl(settings, "/nic/status", (host["name"], host["password"]))
+    assert status == 200
+    view = json.loads(body)
+    fqdns = [entry["fqdn"] for entry in view["hosts"]]
+    assert name in fqdns
+    assert f"{other['name']}.{settings['dyndns_zone']}" not in fqdns
+    (mine,) = [entry for entry in view["hosts"] if entry["fqdn"] == name]
+    call = mine["last_call"]
+    assert (call["result"], call["client"], call["via"]) == ("good", HOME_ADDRESS, "basic")
+    assert (call["A"], call["AAAA"]) == ("203.0.113.46", "2001:db8::46")
+    assert mine["last_change"]["time"] == call["time"]
+    assert mine["dns"][name] == {"A": ["203.0.113.46"], "AAAA": ["2001:db8::46"]}
+    # The secret URL updates, and shows nothing.
+    status, _, _ = curl(settings, f"/u/{host['url_token']}/status")
+    assert status == 404
+
+
+def test_metrics_answer_the_listed_networks_only(settings):
+    """The demo turns the app's metrics on, readable from the server itself only."""
+    host = settings["dyndns_update_host"]
+    metrics = SERVER.check_output(
+        f"curl -sS --fail --resolve {host}:443:127.0.0.1 https://{host}/metrics"
+    )
+    assert re.search(r'^dyndns_update_answers_total\{code="good"\} [1-9]', metrics, re.MULTILINE)
+    assert re.search(r"^dyndns_update_dns_update_seconds_count\b.* [1-9]", metrics, re.MULTILINE)
+    status, _, _ = curl(settings, "/metrics")
+    assert status == 403
 
 
 def test_wrong_password_changes_nothing(settings, name, dns_server):
