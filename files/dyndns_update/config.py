@@ -65,6 +65,32 @@ class AbuseConfig:
 
 
 @dataclass(frozen=True)
+class Nameserver:
+    """A name server the status CLI asks (the primary, hidden or not, and the NS set)."""
+
+    name: str
+    addresses: tuple[str, ...]
+    port: int = 53
+
+
+MAILED_FILE = "/var/lib/dyndns-update/status-mailed.json"
+
+
+@dataclass(frozen=True)
+class StatusConfig:
+    """What the status CLI checks (status.py, README.md "Status CLI"); without the config's
+    `status` section it checks the hosts' calls only."""
+
+    nameservers: tuple[Nameserver, ...] = ()
+    stale_hours: int = 48  # a host whose last good/nochg is older is stale
+    certificate: str | None = None  # the update endpoint's certificate file
+    certificate_days: int = 14  # fewer days left is a problem
+    backup_unit: str | None = None  # the backup's systemd service; its timer has its name
+    backup_hours: int = 48  # an older last backup is a problem
+    mailed_file: str = MAILED_FILE  # the problems last mailed (--mail-to)
+
+
+@dataclass(frozen=True)
 class Config:
     zone: str
     server: str
@@ -79,6 +105,7 @@ class Config:
     abuse: AbuseConfig = AbuseConfig()
     status_dir: str | None = None  # where each host's last call is kept (status.py); None: not
     metrics: bool = False  # GET /metrics answers the counters (metrics.py); false: 404
+    status: StatusConfig = StatusConfig()
 
 
 @dataclass(frozen=True)
@@ -152,10 +179,16 @@ class _Fields:
             raise self.error(key, "must be true or false")
         return value
 
-    def optional_directory(self, key: str) -> str | None:
+    def optional_path(self, key: str) -> str | None:
         value = self.optional_string(key)
         if value is not None and not os.path.isabs(value):
             raise self.error(key, "must be an absolute path")
+        return value
+
+    def strings(self, key: str) -> list[str]:
+        value = self.data.get(key)
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            raise self.error(key, "must be a list of non-empty strings")
         return value
 
     def number(self, key: str, default: float, low: float, high: float) -> float:
@@ -239,6 +272,62 @@ def _check_owners(hosts: dict[str, HostConfig], where: str) -> dict[str, HostCon
     return hosts
 
 
+_UNIT_RE = re.compile(r"^[A-Za-z0-9:_.@-]+\.service\Z")
+
+
+def _parse_nameserver(data: Any, where: str) -> Nameserver:
+    fields = _Fields(data, where)
+    fields.check_keys(("name", "addresses", "port"))
+    addresses = fields.strings("addresses")
+    for address in addresses:
+        try:
+            ipaddress.ip_address(address)
+        except ValueError as err:
+            raise fields.error("addresses", f"has '{address}', not an IP address") from err
+    return Nameserver(
+        name=fields.string("name"),
+        addresses=tuple(addresses),
+        port=fields.integer("port", 53, 1, 65535),
+    )
+
+
+def _parse_status(data: Any, where: str) -> StatusConfig:
+    fields = _Fields(data, f"{where}: field 'status'")
+    fields.check_keys(
+        (
+            "nameservers",
+            "stale_hours",
+            "certificate",
+            "certificate_days",
+            "backup_unit",
+            "backup_hours",
+            "mailed_file",
+        )
+    )
+    nameservers = fields.data.get("nameservers", [])
+    if not isinstance(nameservers, list):
+        raise fields.error("nameservers", "must be a list of {name, addresses}")
+    unit = fields.optional_string("backup_unit")
+    if unit is not None and not _UNIT_RE.match(unit):
+        raise fields.error("backup_unit", "must be a systemd service name (NAME.service)")
+    parsed = tuple(
+        _parse_nameserver(n, f"{fields.where}: field 'nameservers'") for n in nameservers
+    )
+    addresses = [a for n in parsed for a in n.addresses]
+    for address in addresses:
+        if addresses.count(address) > 1:
+            raise fields.error("nameservers", f"lists the address {address} twice")
+    return StatusConfig(
+        nameservers=parsed,
+        stale_hours=fields.integer("stale_hours", 48, 1, 24 * 366),
+        certificate=fields.optional_path("certificate"),
+        certificate_days=fields.integer("certificate_days", 14, 1, 366),
+        backup_unit=unit,
+        backup_hours=fields.integer("backup_hours", 48, 1, 24 * 366),
+        mailed_file=fields.optional_path("mailed_file") or MAILED_FILE,
+    )
+
+
 def parse_config(data: Any, where: str) -> Config:
     """A Config from the parsed JSON `data`; `where` names the file in errors."""
     fields = _Fields(data, where)
@@ -256,6 +345,7 @@ def parse_config(data: Any, where: str) -> Config:
             "abuse",
             "status_dir",
             "metrics",
+            "status",
             "hosts",
         )
     )
@@ -289,8 +379,9 @@ def parse_config(data: Any, where: str) -> Config:
             ipv6_prefix=abuse.integer("ipv6_prefix", 64, 32, 128),
             state_file=abuse.optional_string("state_file"),
         ),
-        status_dir=fields.optional_directory("status_dir"),
+        status_dir=fields.optional_path("status_dir"),
         metrics=fields.boolean("metrics", False),
+        status=_parse_status(fields.data.get("status", {}), where),
         hosts=_check_owners(
             {name: _parse_host(name, value, zone, where) for name, value in hosts.items()}, where
         ),

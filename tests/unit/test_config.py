@@ -15,6 +15,7 @@ from dyndns_update import auth
 from dyndns_update.config import (
     ConfigError,
     CredentialsStore,
+    StatusConfig,
     load_config,
     load_credentials,
     load_tsig_key,
@@ -274,3 +275,60 @@ def test_check_command_accepts_a_good_file_and_names_the_bad_field(tmp_path: Pat
     result = check(bad)
     assert result.returncode == 1
     assert "ttl" in result.stderr
+
+
+# The status CLI's section (status.py, test_status_report.py).
+NAMESERVERS = [
+    {"name": f"ns1.{ZONE}", "addresses": ["192.0.2.53", "2001:db8::53"]},
+    {"name": "ns2.example.net", "addresses": ["198.51.100.53"]},
+]
+
+
+def test_old_config_without_status_section_loads(tmp_path: Path) -> None:
+    assert parse_config(base_config(tmp_path), "c.json").status == StatusConfig()
+    assert StatusConfig().stale_hours == 48
+    assert StatusConfig().mailed_file == "/var/lib/dyndns-update/status-mailed.json"
+
+
+def test_status_section(tmp_path: Path) -> None:
+    section = {
+        "nameservers": [*NAMESERVERS, {"name": "ns3", "addresses": ["::1"], "port": 5300}],
+        "stale_hours": 24,
+        "certificate": "/etc/ssl/certs/ssl-cert-snakeoil.pem",
+        "certificate_days": 20,
+        "backup_unit": "dyndns-backup.service",
+        "backup_hours": 30,
+        "mailed_file": "/tmp/mailed.json",
+    }
+    config = parse_config(base_config(tmp_path, status=section), "c.json").status
+    assert [(n.name, n.addresses, n.port) for n in config.nameservers] == [
+        (f"ns1.{ZONE}", ("192.0.2.53", "2001:db8::53"), 53),
+        ("ns2.example.net", ("198.51.100.53",), 53),
+        ("ns3", ("::1",), 5300),
+    ]
+    assert (config.stale_hours, config.certificate_days, config.backup_hours) == (24, 20, 30)
+    assert (config.certificate, config.backup_unit) == (
+        section["certificate"],
+        section["backup_unit"],
+    )
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        ({"nameservers": [{"name": "ns1", "addresses": ["ns1.example"]}]}, "not an IP address"),
+        ({"nameservers": [{"name": "ns1"}]}, "'addresses' must be a list"),
+        ({"nameservers": {"ns1": []}}, "'nameservers' must be a list"),
+        (
+            {"nameservers": [*NAMESERVERS, {"name": "x", "addresses": ["2001:db8::53"]}]},
+            "2001:db8::53 twice",
+        ),
+        ({"stale_hours": 0}, "'stale_hours' must be an integer from 1"),
+        ({"certificate": "cert.pem"}, "'certificate' must be an absolute path"),
+        ({"backup_unit": "dyndns-backup.timer"}, "'backup_unit' must be a systemd service"),
+        ({"mail_to": "root"}, "'mail_to' is unknown"),
+    ],
+)
+def test_status_section_errors(tmp_path: Path, section: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        parse_config(base_config(tmp_path, status=section), "c.json")
