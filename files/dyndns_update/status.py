@@ -1,10 +1,12 @@
-"""Each host's last successful call, kept as one small JSON file per host, and the CLI
-that lists them for the operator:
+"""Each host's last successful call, kept as one small JSON file per host, and the
+operator's report on the server, for root:
 
-    python3 -m dyndns_update.status --config /etc/dyndns-update/config.json
+    python3 -m dyndns_update.status --config /etc/dyndns-update/config.json [--table]
 
 The app writes `<status_dir>/<fqdn>.json` on every `good` and `nochg` (README.md, "Status
 records"). Never a secret: no password, token or TXT value, only what was done to TXT.
+The report adds what the name servers serve, the certificate and the last backup; health.py
+decides what is a problem (README.md, "Status CLI").
 """
 
 from __future__ import annotations
@@ -16,16 +18,18 @@ import fcntl
 import json
 import logging
 import os
+import socket
 import sys
 import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
 from typing import Any, TextIO
 
+from . import health, probes
 from .config import Config, ConfigError, HostConfig, load_config
+from .health import iso_time
 from .protocol import UpdateRequest, txt_action
 
 LOG = logging.getLogger("dyndns_update")
@@ -38,11 +42,6 @@ LOCK_FILE = ".lock"  # in the status directory: one writer at a time, across pro
 REQUEST_KEYS = ("A", "AAAA", "cleared", "lan_prefix", "txt")
 
 Record = dict[str, Any]
-
-
-def iso_time(seconds: float) -> str:
-    """UTC, ISO 8601 to the second: `2025-06-01T12:00:00Z`."""
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def clean_user_agent(agent: str) -> str:
@@ -288,35 +287,124 @@ def host_entry(host: HostConfig, folder: str | None) -> Record:
     return entry
 
 
-def report(config: Config, now: float) -> Record:
-    """The CLI's output: every configured host, by name (README.md, "Status CLI")."""
+SETTLE_ROUNDS = 5  # how often name servers that disagree are asked again,
+SETTLE_PAUSE = 1.0  # this many seconds apart
+
+
+@dataclass
+class World:
+    """What the report asks outside this process, each replaceable in tests."""
+
+    clock: Callable[[], float] = time.time
+    sleep: Callable[[float], None] = time.sleep
+    ask: probes.Ask = probes.ask_dns
+    run: probes.Run = probes.run_command  # openssl and systemctl
+    hostname: str = field(default_factory=socket.gethostname)
+
+
+def ask_settled(config: Config, world: World) -> list[health.AddressFacts]:
+    """The name servers' answers; while they disagree (an update made a moment ago reaches
+    the secondaries a second later), asked again for a few seconds."""
+    hosts = {name: probes.host_types(host.types) for name, host in sorted(config.hosts.items())}
+    nameservers = config.status.nameservers
+    facts = probes.ask_nameservers(nameservers, config.zone, hosts, world.ask)
+    for _round in range(SETTLE_ROUNDS):
+        if health.consistent(facts, list(hosts)):
+            break
+        world.sleep(SETTLE_PAUSE)
+        facts = probes.ask_nameservers(nameservers, config.zone, hosts, world.ask)
+    return facts
+
+
+def report(config: Config, now: float, world: World | None = None) -> Record:
+    """The CLI's output (README.md, "Status CLI"): every configured host, by name, what
+    each name server serves, the certificate, the last backup, and the problems."""
+    world = world or World()
+    settings = config.status
+    problems: list[health.Problem] = []
+    hosts = [host_entry(config.hosts[name], config.status_dir) for name in sorted(config.hosts)]
+    facts = ask_settled(config, world) if settings.nameservers else []
+    for entry in hosts:
+        found = health.host_problems(entry, now, settings.stale_hours) if config.status_dir else []
+        judged = bool(config.status_dir) and not any(p.kind == "record" for p in found)
+        entry["stale"] = any(p.kind == "stale" for p in found) if judged else None
+        entry["served"] = {
+            f.address: f.served.get(entry["fqdn"]) if f.error is None else None for f in facts
+        }
+        problems += found
+        problem = health.records_problem(entry["fqdn"], facts)
+        if problem:
+            problems.append(problem)
+    problems += health.nameserver_problems(facts, config.zone)
+    certificate = None
+    if settings.certificate:
+        not_after, error = probes.certificate_not_after(settings.certificate, world.run)
+        certificate, found = health.certificate_view(
+            settings.certificate, not_after, error, now, settings.certificate_days
+        )
+        problems += found
+    backup = None
+    if settings.backup_unit:
+        units, error = probes.systemd_units(
+            [settings.backup_unit, health.timer_of(settings.backup_unit)], world.run
+        )
+        backup, found = health.backup_view(
+            settings.backup_unit, units, error, now, settings.backup_hours
+        )
+        problems += found
     return {
         "format": FORMAT,
         "generated": iso_time(now),
         "status_dir": config.status_dir,
-        "hosts": [
-            host_entry(config.hosts[name], config.status_dir) for name in sorted(config.hosts)
+        "hosts": hosts,
+        "hostname": world.hostname,
+        "zone": config.zone,
+        "limits": {
+            "stale_hours": settings.stale_hours,
+            "certificate_days": settings.certificate_days,
+            "backup_hours": settings.backup_hours,
+        },
+        "nameservers": [
+            {"name": f.name, "address": f.address, "serial": f.serial, "error": f.error}
+            for f in facts
         ],
+        "certificate": certificate,
+        "backup": backup,
+        "problems": [p.to_json() for p in problems],
     }
 
 
-def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None) -> int:
+def main(
+    argv: Sequence[str] | None = None,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
+    world: World | None = None,
+) -> int:
+    """Exit status 0: no problem; 1: problems; 2: usage, or the config cannot be read."""
     parser = argparse.ArgumentParser(
         prog="python3 -m dyndns_update.status",
-        description="Print each configured host's last call and last change as JSON.",
+        description=(
+            "Report each configured host's last call and last change, what the name servers "
+            "serve, the certificate and the last backup, and the problems among them: JSON, "
+            "or a table. Exit status 0: no problem, 1: problems, 2: usage or config error."
+        ),
     )
     parser.add_argument(
         "--config", default="/etc/dyndns-update/config.json", help="the app's config file"
     )
+    parser.add_argument("--table", action="store_true", help="print a table instead of JSON")
     args = parser.parse_args(argv)
+    out = stdout if stdout is not None else sys.stdout
+    err = stderr if stderr is not None else sys.stderr
     try:
         config = load_config(args.config)
-    except ConfigError as err:
-        print(f"dyndns_update.status: error: {err}", file=sys.stderr)
-        return 1
-    out = stdout if stdout is not None else sys.stdout
-    out.write(json.dumps(report(config, time.time()), indent=2) + "\n")
-    return 0
+    except ConfigError as error:
+        print(f"dyndns_update.status: error: {error}", file=err)
+        return 2
+    world = world or World()
+    data = report(config, world.clock(), world)
+    out.write(health.table(data) if args.table else json.dumps(data, indent=2) + "\n")
+    return 1 if data["problems"] else 0
 
 
 if __name__ == "__main__":

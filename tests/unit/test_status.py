@@ -374,7 +374,8 @@ def test_status_dir_in_config(tmp_path: Path) -> None:
 
 def cli(config: Path) -> tuple[int, dict[str, Any]]:
     out = io.StringIO()
-    code = status.main(["--config", str(config)], stdout=out)
+    world = status.World(clock=lambda: START + 60, hostname="vm")
+    code = status.main(["--config", str(config)], stdout=out, world=world)
     return code, json.loads(out.getvalue()) if out.getvalue() else {}
 
 
@@ -384,13 +385,13 @@ def test_cli_lists_every_host(
     update(app, f"hostname={HOME}&myip=203.0.113.7")
     (status_dir / f"{OTHER}.json").write_text("{broken")
     code, data = cli(tmp_path / "config.json")
-    assert code == 0
-    assert list(data) == ["format", "generated", "status_dir", "hosts"]
+    assert code == 1  # nas never called, other's record is broken (test_status_report.py)
+    assert list(data)[:4] == ["format", "generated", "status_dir", "hosts"]
     assert (data["format"], data["status_dir"]) == (1, str(status_dir))
-    assert data["generated"].endswith("Z")
+    assert data["generated"] == "2025-06-15T15:07:40Z"
     assert [h["fqdn"] for h in data["hosts"]] == [HOME, NAS, OTHER]
     home, nas, other = data["hosts"]
-    assert list(home) == ["fqdn", "user", "last_call", "last_change", "error"]
+    assert list(home) == ["fqdn", "user", "last_call", "last_change", "error", "stale", "served"]
     assert list(home["last_call"]) == CALL_KEYS
     assert list(home["last_change"]) == CHANGE_KEYS
     assert (home["user"], home["last_call"]["result"], home["error"]) == ("home", "good", None)
@@ -400,17 +401,23 @@ def test_cli_lists_every_host(
         "last_call": None,
         "last_change": None,
         "error": None,
+        "stale": True,
+        "served": {},
     }
-    assert (other["last_call"], other["error"]) == (None, "not a valid record")
+    assert (other["last_call"], other["error"], other["stale"]) == (
+        None,
+        "not a valid record",
+        None,
+    )
 
 
 def test_cli_without_status_dir_or_config(
     write_files: Callable[..., Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, data = cli(write_files())
-    assert (code, data["status_dir"]) == (0, None)
-    assert all(h["last_call"] is None and h["error"] is None for h in data["hosts"])
-    assert cli(tmp_path / "missing.json") == (1, {})
+    assert (code, data["status_dir"], data["problems"]) == (0, None, [])  # nothing to judge
+    assert all(h["last_call"] is None and h["stale"] is None for h in data["hosts"])
+    assert cli(tmp_path / "missing.json") == (2, {})
     assert "missing.json: cannot read" in capsys.readouterr().err
 
 
