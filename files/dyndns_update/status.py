@@ -2,6 +2,7 @@
 operator's report on the server, for root:
 
     python3 -m dyndns_update.status --config /etc/dyndns-update/config.json [--table]
+        [--mail-to ADDRESS]
 
 The app writes `<status_dir>/<fqdn>.json` on every `good` and `nochg` (README.md, "Status
 records"). Never a secret: no password, token or TXT value, only what was done to TXT.
@@ -27,7 +28,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from . import health, probes
+from . import health, mail, probes
 from .config import Config, ConfigError, HostConfig, load_config
 from .health import iso_time
 from .protocol import UpdateRequest, txt_action
@@ -299,6 +300,7 @@ class World:
     sleep: Callable[[float], None] = time.sleep
     ask: probes.Ask = probes.ask_dns
     run: probes.Run = probes.run_command  # openssl and systemctl
+    sendmail: str = mail.SENDMAIL
     hostname: str = field(default_factory=socket.gethostname)
 
 
@@ -374,13 +376,20 @@ def report(config: Config, now: float, world: World | None = None) -> Record:
     }
 
 
+def _mail_address(value: str) -> str:
+    if not value.strip() or any(ch in value for ch in "\r\n") or value.startswith("-"):
+        raise argparse.ArgumentTypeError(f"not a mail address: {value!r}")
+    return value
+
+
 def main(
     argv: Sequence[str] | None = None,
     stdout: TextIO | None = None,
     stderr: TextIO | None = None,
     world: World | None = None,
 ) -> int:
-    """Exit status 0: no problem; 1: problems; 2: usage, or the config cannot be read."""
+    """Exit status 0: no problem; 1: problems (or the mail failed); 2: usage, or the config
+    cannot be read."""
     parser = argparse.ArgumentParser(
         prog="python3 -m dyndns_update.status",
         description=(
@@ -393,6 +402,13 @@ def main(
         "--config", default="/etc/dyndns-update/config.json", help="the app's config file"
     )
     parser.add_argument("--table", action="store_true", help="print a table instead of JSON")
+    parser.add_argument(
+        "--mail-to",
+        type=_mail_address,
+        metavar="ADDRESS",
+        help="mail the table to ADDRESS (local MTA, sendmail -t) when the problems differ "
+        "from those last mailed",
+    )
     args = parser.parse_args(argv)
     out = stdout if stdout is not None else sys.stdout
     err = stderr if stderr is not None else sys.stderr
@@ -403,8 +419,20 @@ def main(
         return 2
     world = world or World()
     data = report(config, world.clock(), world)
-    out.write(health.table(data) if args.table else json.dumps(data, indent=2) + "\n")
-    return 1 if data["problems"] else 0
+    text = health.table(data)
+    out.write(text if args.table else json.dumps(data, indent=2) + "\n")
+    code = 1 if data["problems"] else 0
+    if args.mail_to:
+        try:
+            sent = mail.mail_if_changed(
+                data, text, args.mail_to, config.status.mailed_file, world.sendmail
+            )
+        except mail.MailError as error:
+            print(f"dyndns_update.status: error: no mail to {args.mail_to}: {error}", file=err)
+            return 1
+        if sent:
+            print(f"dyndns_update.status: mailed to {args.mail_to}: {sent}", file=err)
+    return code
 
 
 if __name__ == "__main__":

@@ -1,23 +1,26 @@
 """The operator's report (python3 -m dyndns_update.status): stale hosts, what the name
-servers serve, the certificate, the last backup, the table and the exit status.
+servers serve, the certificate, the last backup, the table, the exit status and the mail.
 
 The name servers are a stand-in (FakeNameservers; a real knotd in
 tests/integration/test_status_integration.py), systemctl a function that answers as
-systemd does, the certificates real ones made by openssl."""
+systemd does, the certificates real ones made by openssl, sendmail a script."""
 
 from __future__ import annotations
 
 import io
 import json
 import shutil
+import stat
 import subprocess
 import time
 from collections.abc import Callable, Sequence
+from email import message_from_bytes
+from email.message import Message
 from pathlib import Path
 from typing import Any
 
 import pytest
-from dyndns_update import health, probes, status
+from dyndns_update import health, mail, probes, status
 from dyndns_update.dnsio import DnsRejected, DnsUnreachable
 from unit_support import ZONE, base_config
 
@@ -615,7 +618,123 @@ def test_usage_and_config_errors_exit_2(
     assert err.startswith(f"dyndns_update.status: error: {tmp_path / 'missing.json'}: cannot read")
     (tmp_path / "bad.json").write_text(json.dumps(base_config(tmp_path, status={"x": 1})))
     assert run(tmp_path / "bad.json", world)[0] == 2
-    for argv in (["--bogus"], ["--table=yes"]):
+    for argv in (["--bogus"], ["--mail-to", "root\nBcc: x@example.org"], ["--mail-to", ""]):
         with pytest.raises(SystemExit) as exited:
             status.main(["--config", str(setup()), *argv], stdout=io.StringIO(), world=world)
         assert exited.value.code == 2
+
+
+# --- the mail --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def sendmail(tmp_path: Path) -> Path:
+    """A sendmail that keeps each message it gets (mail-1.eml, ...) and its arguments;
+    exits 75 with a message while tmp_path/sendmail-fails exists."""
+    script = tmp_path / "sendmail"
+    script.write_text(
+        "#!/bin/sh\n"
+        f'dir="{tmp_path}"\n'
+        'if [ -e "$dir/sendmail-fails" ]; then echo "mail queue is full" >&2; exit 75; fi\n'
+        'n=$(ls "$dir" | grep -c "^mail-")\n'
+        'echo "$@" > "$dir/mail-$((n + 1)).args"\n'
+        'cat > "$dir/mail-$((n + 1)).eml"\n'
+    )
+    script.chmod(script.stat().st_mode | stat.S_IXUSR)
+    return script
+
+
+def mails(tmp_path: Path) -> list[Message]:
+    found = sorted(tmp_path.glob("mail-*.eml"), key=lambda p: int(p.stem.split("-")[1]))
+    return [message_from_bytes(path.read_bytes()) for path in found]
+
+
+def test_mail_when_the_problems_change(
+    setup: Callable[..., Path], world: status.World, sendmail: Path, tmp_path: Path
+) -> None:
+    world.sendmail = str(sendmail)
+    config = setup()  # nas never called, other stale
+    code, out, err, _ = run(config, world, "--table", "--mail-to", "ops@example.org")
+    assert code == 1
+    assert err == "dyndns_update.status: mailed to ops@example.org: dyndns vm: 2 problems\n"
+    (first,) = mails(tmp_path)
+    assert (first["To"], first["Subject"]) == ("ops@example.org", "dyndns vm: 2 problems")
+    assert first["From"] is None  # the MTA sets it
+    assert first["Auto-Submitted"] == "auto-generated"
+    assert first.get_payload(decode=True).decode() == out  # the table
+    assert (tmp_path / "mail-1.args").read_text() == "-t -oi\n"
+    recorded = json.loads((tmp_path / "mailed.json").read_text())
+    assert recorded["problems"] == [["stale", NAS, None], ["stale", OTHER, None]]
+
+    world.clock = lambda: NOW + 5 * HOUR  # the same problems, other's hours changed
+    code, _, err, _ = run(config, world, "--mail-to", "ops@example.org")
+    assert (code, err, len(mails(tmp_path))) == (1, "", 1)
+    run(config, world, "--mail-to", "root")  # another address has not had them
+    assert [m["To"] for m in mails(tmp_path)] == ["ops@example.org", "root"]
+    run(config, world, "--mail-to", "ops@example.org")
+    assert len(mails(tmp_path)) == 3
+
+    config = setup(calls={OTHER: 1}, backup_hours=2)  # other fixed; the backup is now old
+    code, _, err, _ = run(config, world, "--mail-to", "ops@example.org")
+    assert code == 1
+    assert mails(tmp_path)[-1]["Subject"] == "dyndns vm: 2 problems"
+    assert len(mails(tmp_path)) == 4
+    assert "The last backup ran at" in mails(tmp_path)[-1].get_payload(decode=True).decode()
+
+    config = setup(calls={HOME: 1, NAS: 1, OTHER: 1})  # all well
+    code, _, err, _ = run(config, world, "--mail-to", "ops@example.org")
+    assert code == 0
+    assert err == "dyndns_update.status: mailed to ops@example.org: dyndns vm: all well again\n"
+    assert mails(tmp_path)[-1]["Subject"] == "dyndns vm: all well again"
+    assert mails(tmp_path)[-1].get_payload(decode=True).decode().endswith("No problems.\n")
+    assert run(config, world, "--mail-to", "ops@example.org")[:3:2] == (0, "")
+    assert len(mails(tmp_path)) == 5
+
+
+def test_no_mail_while_all_is_well_from_the_start(
+    setup: Callable[..., Path], world: status.World, sendmail: Path, tmp_path: Path
+) -> None:
+    world.sendmail = str(sendmail)
+    config = setup(calls={HOME: 1, NAS: 1, OTHER: 1})
+    assert run(config, world, "--mail-to", "root")[:3:2] == (0, "")
+    assert mails(tmp_path) == []
+
+
+def test_sendmail_failure_exits_1_and_is_tried_again(
+    setup: Callable[..., Path], world: status.World, sendmail: Path, tmp_path: Path
+) -> None:
+    world.sendmail = str(sendmail)
+    config = setup(calls={HOME: 1, NAS: 1, OTHER: 1}, stale_hours=1)  # no problem
+    (tmp_path / "sendmail-fails").touch()
+    world.clock = lambda: NOW + 2 * HOUR  # now all three are stale
+    code, _, err, _ = run(config, world, "--mail-to", "root")
+    assert code == 1
+    assert err == (
+        f"dyndns_update.status: error: no mail to root: {sendmail} exited with status 75: "
+        "mail queue is full\n"
+    )
+    assert not (tmp_path / "mailed.json").exists()  # not recorded: the next run tries again
+    (tmp_path / "sendmail-fails").unlink()
+    assert run(config, world, "--mail-to", "root")[0] == 1
+    assert mails(tmp_path)[0]["Subject"] == "dyndns vm: 3 problems"
+
+    world.sendmail = str(tmp_path / "no-such-sendmail")
+    world.clock = lambda: NOW
+    code, _, err, _ = run(config, world, "--mail-to", "root")
+    assert (code, err) == (
+        1,
+        f"dyndns_update.status: error: no mail to root: cannot run {world.sendmail}: "
+        "No such file or directory\n",
+    )
+
+
+def test_mail_subject_and_keys() -> None:
+    assert mail.subject("vm", 1) == "dyndns vm: 1 problem"
+    assert mail.subject("vm", 3) == "dyndns vm: 3 problems"
+    assert mail.subject("vm", 0) == "dyndns vm: all well again"
+    found = [
+        {"kind": "stale", "host": NAS, "server": None, "message": "a"},
+        {"kind": "backup", "host": None, "server": None, "message": "b"},
+        {"kind": "stale", "host": NAS, "server": None, "message": "c"},
+    ]
+    assert mail.problem_keys(found) == [["backup", None, None], ["stale", NAS, None]]
