@@ -41,6 +41,7 @@ PEBBLE_ROOT = "/usr/local/share/pebble-root.pem"
 SITE = "selfhosted.dyndns.site"
 DEVICES = "selfhosted.dyndns.device_settings"
 DELEGATION = "selfhosted.dyndns.delegation_check"
+STATUS = "selfhosted.dyndns.status"
 PARENT = testinfra.get_host("docker://parent")
 SECONDARY = testinfra.get_host("docker://secondary")
 SECONDARY_ADDRESS = "172.30.53.11"
@@ -250,6 +251,24 @@ def test_status_view_shows_the_caller_its_own_hosts_and_what_knot_serves(setting
     # The secret URL updates, and shows nothing.
     status, _, _ = curl(settings, f"/u/{host['url_token']}/status")
     assert status == 404
+
+
+def test_status_playbook_shows_each_host_with_its_real_last_call(settings, name):
+    host = settings["dyndns_hosts"][0]
+    assert update(settings, name, "&myip=203.0.113.47")[2] == "good 203.0.113.47"
+    time.sleep(0.5)  # the app's writer thread stores the record a moment after the answer
+    record = json.loads(SERVER.file(f"/var/lib/dyndns-update/hosts/{name}.json").content_string)
+    assert record["last_call"]["A"] == "203.0.113.47"
+    result = run_playbook(STATUS, "dyndns-server")
+    assert result.returncode == 0, result.output
+    assert "No problems." in result.output
+    # The table gives the time to the minute, UTC.
+    called = record["last_call"]["time"].replace("T", " ")[:16]
+    rows = [line for line in result.output.splitlines() if name in line]
+    assert any(f"{called} good from {HOME_ADDRESS}" in row for row in rows), result.output
+    other = f"{settings['dyndns_hosts'][1]['name']}.{settings['dyndns_zone']}"
+    assert any(other in line for line in result.output.splitlines())
+    assert host["password"] not in result.output
 
 
 def test_metrics_answer_the_listed_networks_only(settings):
@@ -561,6 +580,7 @@ def test_the_check_names_a_lagging_service_and_by_how_much(settings, name, dns_s
         wait_for(SECONDARY_ADDRESS, name, "A", [address])
         newest = soa(dns_server, zone).answer[0][0].serial
         result = run_playbook(DELEGATION, "dyndns-server", options=["--check"])
+        report = run_playbook(STATUS, "dyndns-server")
     finally:
         assert SERVICE.run(f"knotc zone-thaw {zone}").rc == 0
         SERVICE.run(f"knotc zone-refresh {zone}")
@@ -568,6 +588,10 @@ def test_the_check_names_a_lagging_service_and_by_how_much(settings, name, dns_s
     lines = [line for line in result.output.splitlines() if service["name"] in line]
     assert any(str(behind) in line and str(newest) in line for line in lines), result.output
     assert f"{newest - behind} behind" in result.output, result.output
+    # The status report says it too, and fails.
+    assert report.returncode != 0
+    problems = report.output.split("Problems:", 1)[-1]
+    assert service["name"] in problems and str(behind) in problems, report.output
     wait_for(service["ipv4"], name, "A", [address], seconds=10)
 
 
