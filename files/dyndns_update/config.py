@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import ipaddress
 import json
 import math
 import os
 import re
 import sys
+import tempfile
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -122,6 +124,20 @@ class TsigKey:
 class Credentials:
     users: Mapping[str, str]  # username -> scrypt hash
     tokens: Mapping[str, str]  # sha256 hex of token -> hostname
+
+
+def write_atomically(path: str, text: str, prefix: str) -> None:
+    """A temp file in the same folder, renamed over `path`: a reader sees the old file or
+    the new one, whole. No fsync: after a crash the file may be older, never torn."""
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), prefix=prefix)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def read_json(path: str, malformed: str = "not valid JSON") -> Any:

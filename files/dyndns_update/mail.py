@@ -7,14 +7,13 @@ hours since a host's last call) without a new mail.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import subprocess
-import tempfile
 from collections.abc import Mapping, Sequence
 from email.message import EmailMessage
 from typing import Any
+
+from .config import write_atomically
 
 SENDMAIL = "/usr/sbin/sendmail"
 SENDMAIL_TIMEOUT = 60.0
@@ -87,15 +86,7 @@ def record(path: str, keys: list[Key], to: str, when: str) -> None:
     """Keep KEYS as the problems last mailed, atomically."""
     text = json.dumps({"problems": keys, "mailed": when, "to": to}, indent=2) + "\n"
     try:
-        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path) or ".", prefix=".mailed.")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(text)
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        write_atomically(path, text, ".mailed.")
     except OSError as err:
         raise MailError(f"cannot record the mail in {path}: {err.strerror}") from err
 

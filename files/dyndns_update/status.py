@@ -21,7 +21,6 @@ import logging
 import os
 import socket
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -29,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from . import health, mail, probes
-from .config import Config, ConfigError, HostConfig, load_config
+from .config import Config, ConfigError, HostConfig, load_config, write_atomically
 from .health import iso_time
 from .protocol import UpdateRequest, txt_action
 
@@ -114,20 +113,6 @@ def read_record(path: str) -> Record | None:
     if not isinstance(data, dict):
         raise ValueError("not a JSON object")
     return data
-
-
-def _write_atomically(path: str, text: str) -> None:
-    """A temp file in the same folder, renamed over `path`: a reader sees the old file or
-    the new one, whole. No fsync: after a crash a record may be older, never torn."""
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".status.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 @dataclass(frozen=True)
@@ -237,7 +222,7 @@ class StatusStore:
                 with contextlib.suppress(OSError, ValueError):  # a broken file is replaced
                     previous = read_record(path)
             record = make_record(host, pending.last_call, pending.last_change, previous)
-            _write_atomically(path, json.dumps(record, indent=2) + "\n")
+            write_atomically(path, json.dumps(record, indent=2) + "\n", ".status.")
 
     def read(self, host: str) -> Record | None:
         """The record of `host`; None when there is none or it cannot be read (a warning)."""
