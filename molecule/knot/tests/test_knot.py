@@ -8,6 +8,7 @@ import base64
 import configparser
 import os
 import re
+import shlex
 import socket
 import struct
 import sys
@@ -118,6 +119,31 @@ def test_soa_and_ns_answered_authoritatively(host, zone, address):
     ns = host.ansible.get_variables()["dyndns_nameservers"]
     assert values(address, zone, "NS") == sorted(f"{n['name']}." for n in ns)
     assert values(address, ns[0]["name"], "A") == [ns[0]["ipv4"]]
+
+
+def test_knot_counts_queries_per_zone_and_debian_13_exports_them_on_loopback(host, zone, address):
+    """knot_metrics is on for both: mod-stats everywhere, knot-exporter where Debian has it."""
+    query(address, zone, "SOA")
+    stats = host.check_output(f"knotc zone-stats {zone}")
+    assert re.search(r"mod-stats\.response-code\[NOERROR\] = [1-9]", stats), stats
+    unit = host.file("/etc/systemd/system/knot-exporter.service")
+    if host.system_info.codename == "bookworm":  # no knot-exporter package
+        assert not unit.exists
+        return
+    assert host.service("knot-exporter").is_running
+    get = "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:9433/metrics').read().decode())"
+    for _ in range(20):  # the exporter binds a moment after its start
+        result = host.run(f"python3 -c {shlex.quote(get)}")
+        if result.rc == 0:
+            break
+        time.sleep(0.5)
+    assert result.rc == 0, result.stderr
+    counted = [line for line in result.stdout.splitlines() if zone in line and "udp4" in line]
+    assert counted, result.stdout[-2000:]
+    # Listening (state 0A) on 127.0.0.1:9433 only: /proc/net/tcp, hexadecimal, no tool needed.
+    sockets = host.file("/proc/net/tcp").content_string.splitlines()[1:]
+    bound = {line.split()[1] for line in sockets if line.split()[1].endswith(":24D9")}
+    assert bound == {"0100007F:24D9"}, bound
 
 
 def test_dnssec_signs_only_when_asked_and_writes_the_ds(host, zone, address):
