@@ -365,13 +365,21 @@ def test_without_name_servers_nothing_is_asked(
 # --- the certificate -------------------------------------------------------------------
 
 
+def certificate_report(
+    setup: Callable[..., Path], world: status.World, cert: Path
+) -> dict[str, Any]:
+    """The report of a server whose only part is the certificate CERT."""
+    data = run(setup(calls={}, certificate=str(cert), nameservers=[], backup_unit=None), world)[3]
+    assert data is not None
+    return data
+
+
 def test_certificate_far_from_its_end(
     setup: Callable[..., Path], world: status.World, tmp_path: Path
 ) -> None:
     cert = make_certificate(tmp_path / "tls", 30)
     world.clock = time.time
-    data = run(setup(calls={}, certificate=str(cert), nameservers=[], backup_unit=None), world)[3]
-    assert data is not None
+    data = certificate_report(setup, world, cert)
     assert data["certificate"]["file"] == str(cert)
     assert data["certificate"]["days_left"] in (29, 30)
     assert data["certificate"]["error"] is None
@@ -383,8 +391,7 @@ def test_certificate_near_its_end(
 ) -> None:
     cert = make_certificate(tmp_path / "tls", 1)
     world.clock = time.time
-    data = run(setup(calls={}, certificate=str(cert), nameservers=[], backup_unit=None), world)[3]
-    assert data is not None
+    data = certificate_report(setup, world, cert)
     view = data["certificate"]
     assert view["days_left"] == 0
     assert problems(data)[-1] == ("certificate", None, None)
@@ -396,8 +403,7 @@ def test_certificate_near_its_end(
     later = health.parse_iso_time(view["not_after"])
     assert later is not None
     world.clock = lambda: later + 60
-    data = run(setup(calls={}, certificate=str(cert), nameservers=[], backup_unit=None), world)[3]
-    assert "expired at" in messages(data or {})[-1]
+    assert "expired at" in messages(certificate_report(setup, world, cert))[-1]
 
 
 def test_certificate_unreadable(

@@ -5,6 +5,8 @@ controller (abuse); DNS answers are read from the server's public addresses with
 The network is dual-stack; `home6` is an IPv6-only client.
 """
 
+import email
+import email.policy
 import json
 import os
 import re
@@ -47,6 +49,8 @@ SECONDARY = testinfra.get_host("docker://secondary")
 SECONDARY_ADDRESS = "172.30.53.11"
 PRIMARY_ADDRESS6 = "fd53:53::10"
 SECONDARY_ADDRESS6 = "fd53:53::11"
+# The demo operator's mailbox on the server: update_api_status_mail_to, delivered by exim.
+MAILBOX = "/var/mail/admin"
 # A secondary DNS service the collection does not manage (converge.yml sets it up by hand).
 SERVICE = testinfra.get_host("docker://provider")
 
@@ -271,24 +275,40 @@ def test_status_playbook_shows_each_host_with_its_real_last_call(settings, name)
     assert host["password"] not in result.output
 
 
-def test_metrics_answer_the_listed_networks_only(settings):
-    """The demo turns the app's metrics on, readable from the server itself only."""
+def server_get(settings, path):
+    """GET over HTTPS from the server itself (127.0.0.1, the update host's name), with what
+    the server has: openssl, trusting pebble's root as the clients do. The whole answer."""
     host = settings["dyndns_update_host"]
-    # From 127.0.0.1 with the update host's name, with what the server has (no curl there),
-    # trusting pebble's root as the clients do.
-    get = (
-        "import socket, ssl, sys; host = sys.argv[1]; tls = ssl.create_default_context("
-        f"cafile='{PEBBLE_ROOT}')"
-        ".wrap_socket(socket.create_connection(('127.0.0.1', 443)), server_hostname=host);"
-        " tls.sendall(f'GET /metrics HTTP/1.0\\r\\nHost: {host}\\r\\n\\r\\n'.encode());"
-        " print(b''.join(iter(lambda: tls.recv(65536), b'')).decode())"
+    request = shlex.quote(f"GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n")
+    return SERVER.check_output(
+        f"printf {request} | openssl s_client -quiet -connect 127.0.0.1:443 -servername {host}"
+        f" -verify_return_error -CAfile {PEBBLE_ROOT} 2>/dev/null"
     )
-    metrics = SERVER.check_output(f"python3 -c {shlex.quote(get)} {host}")
+
+
+def test_metrics_answer_the_listed_networks_only(settings):
+    """The demo turns the app's metrics and Knot's on, readable from the server itself only."""
+    metrics = server_get(settings, "/metrics")
     assert metrics.startswith("HTTP/1.1 200"), metrics[:200]
     assert re.search(r'^dyndns_update_answers_total\{code="good"\} [1-9]', metrics, re.MULTILINE)
     assert re.search(r"^dyndns_update_dns_update_seconds_count\b.* [1-9]", metrics, re.MULTILINE)
-    status, _, _ = curl(settings, "/metrics")
-    assert status == 403
+    # Knot's exporter behind the same site, where Debian packages it (13 on); on 12 the
+    # path is the app's, which has nothing there.
+    knot = server_get(settings, "/metrics/knot")
+    if SERVER.system_info.codename == "bookworm":
+        assert knot.startswith("HTTP/1.1 404"), knot[:200]
+    else:
+        assert knot.startswith("HTTP/1.1 200"), knot[:200]
+        zone = settings["dyndns_zone"]
+        counted = [
+            line
+            for line in knot.splitlines()
+            if line.startswith("knot_") and f'"{zone}' in line and float(line.split()[-1]) > 0
+        ]
+        assert counted, knot[-2000:]
+    for path in ("/metrics", "/metrics/knot"):
+        status, _, _ = curl(settings, path)
+        assert status == 403, path
 
 
 def test_wrong_password_changes_nothing(settings, name, dns_server):
@@ -575,10 +595,42 @@ def test_the_service_transfers_only_from_its_addresses_with_its_key(settings, dn
     assert (key_file.user, key_file.group, key_file.mode) == ("root", "knot", 0o640)
 
 
+def mails():
+    """The mails in the demo operator's mailbox on the server (update_api_status_mail_to)."""
+    box = SERVER.file(MAILBOX)
+    text = box.content_string if box.exists else ""
+    return [
+        email.message_from_string(part, policy=email.policy.default)
+        for part in re.split(r"^From .*\n", text, flags=re.MULTILINE)[1:]
+    ]
+
+
+def mail_report(before, seconds=10):
+    """Start the status report's mail service as its timer does (a oneshot: `systemctl start`
+    returns when it is done); the mails that came since BEFORE of them (exim delivers a
+    moment after it took one)."""
+    SERVER.run("systemctl start dyndns-status.service")
+    start = time.monotonic()
+    while time.monotonic() - start < seconds:
+        time.sleep(0.5)
+        if len(found := mails()) > before:
+            return found[before:]
+    return []
+
+
 def test_the_check_names_a_lagging_service_and_by_how_much(settings, name, dns_server):
-    """The service stops taking transfers (a frozen zone still answers): the check names it."""
+    """The service stops taking transfers (a frozen zone still answers): the check names it,
+    the status report too, and its timer's service mails the operator once, then once when
+    all is well again."""
     zone = settings["dyndns_zone"]
     [service] = [ns for ns in settings["dyndns_nameservers"] if ns.get("external")]
+    timer = SERVER.service("dyndns-status.timer")
+    assert timer.is_enabled and timer.is_running
+    # All is well: a run mails nothing (or, after problems a timer's run mailed during
+    # converge, that all is well again), and the next nothing at all.
+    settled = mail_report(len(mails()), seconds=3)
+    assert all(m["Subject"].endswith(": all well again") for m in settled), settled
+    assert not mail_report(len(mails()), seconds=3), "a mail while all is well"
     assert SERVICE.run(f"knotc zone-freeze {zone}").rc == 0
     try:
         behind = soa(service["ipv4"], zone).answer[0][0].serial
@@ -589,6 +641,9 @@ def test_the_check_names_a_lagging_service_and_by_how_much(settings, name, dns_s
         newest = soa(dns_server, zone).answer[0][0].serial
         result = run_playbook(DELEGATION, "dyndns-server", options=["--check"])
         report = run_playbook(STATUS, "dyndns-server")
+        count = len(mails())
+        mailed = mail_report(count)
+        again = mail_report(count + len(mailed), seconds=3)
     finally:
         assert SERVICE.run(f"knotc zone-thaw {zone}").rc == 0
         SERVICE.run(f"knotc zone-refresh {zone}")
@@ -600,7 +655,15 @@ def test_the_check_names_a_lagging_service_and_by_how_much(settings, name, dns_s
     assert report.returncode != 0
     problems = report.output.split("Problems:", 1)[-1]
     assert service["name"] in problems and str(behind) in problems, report.output
+    # One mail through the server's exim, none more while the problems stay.
+    assert len(mailed) == 1 and not again, [m["Subject"] for m in mailed + again]
+    assert re.fullmatch(r"dyndns \S+: \d+ problems?", mailed[0]["Subject"]), mailed[0]["Subject"]
+    body = mailed[0].get_content()
+    assert service["name"] in body and str(behind) in body, body
     wait_for(service["ipv4"], name, "A", [address], seconds=10)
+    # In step again: one mail says so.
+    [well] = mail_report(len(mails()))
+    assert well["Subject"].endswith(": all well again"), well["Subject"]
 
 
 def transfer(host, zone, key=None, primary="172.30.53.10", query="AXFR"):
