@@ -16,6 +16,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import warnings
 from base64 import b64decode, b64encode
 from pathlib import Path
 
@@ -620,6 +621,28 @@ def mail_report(before, seconds=10):
     return []
 
 
+def catch_up(zone, server, name, address, tries=3):
+    """The thawed service refreshes until SERVER answers ADDRESS for NAME: a step of the test
+    bed, not of the collection. Once in CI a thawed service stayed behind for a cause not
+    known (Knot then retries after the SOA's retry, 600 s); a refresh that does not bring the
+    update is tried again, with a warning that carries both Knots' logs, so it is seen."""
+    for attempt in range(1, tries + 1):
+        refreshed = SERVICE.run(f"knotc -b zone-refresh {zone}")  # blocking: says how it ended
+        try:
+            assert refreshed.rc == 0, refreshed.stdout + refreshed.stderr
+            wait_for(server, name, "A", [address], seconds=10)
+            return
+        except AssertionError as error:
+            logs = "".join(
+                f"\nthe {who}'s Knot:\n"
+                + host.run("journalctl -u knot -n 30 --no-pager -o short-precise").stdout
+                for who, host in (("service", SERVICE), ("primary", SERVER))
+            )
+            if attempt == tries:
+                raise AssertionError(f"{error}{logs}") from None
+            warnings.warn(f"refresh {attempt} of the service: {error}{logs}", stacklevel=1)
+
+
 def test_the_check_names_a_lagging_service_and_by_how_much(settings, name, dns_server):
     """The service stops taking transfers (a frozen zone still answers): the check names it,
     the status report too, and its timer's service mails the operator once, then once when
@@ -647,9 +670,7 @@ def test_the_check_names_a_lagging_service_and_by_how_much(settings, name, dns_s
         mailed = mail_report(count)
         again = mail_report(count + len(mailed), seconds=3)
     finally:
-        # Blocking (-b): the thaw is done before the refresh, which says how it ended.
         assert SERVICE.run(f"knotc -b zone-thaw {zone}").rc == 0
-        refreshed = SERVICE.run(f"knotc -b zone-refresh {zone}")
     assert result.returncode != 0
     lines = [line for line in result.output.splitlines() if service["name"] in line]
     assert any(str(behind) in line and str(newest) in line for line in lines), result.output
@@ -663,12 +684,7 @@ def test_the_check_names_a_lagging_service_and_by_how_much(settings, name, dns_s
     assert re.fullmatch(r"dyndns \S+: \d+ problems?", mailed[0]["Subject"]), mailed[0]["Subject"]
     body = mailed[0].get_content()
     assert service["name"] in body and str(behind) in body, body
-    try:
-        assert refreshed.rc == 0, refreshed.stdout + refreshed.stderr
-        wait_for(service["ipv4"], name, "A", [address], seconds=10)
-    except AssertionError as error:  # seen once in CI: the service stayed behind
-        journal = SERVICE.run("journalctl -u knot -n 30 --no-pager").stdout
-        raise AssertionError(f"{error}\nthe service's Knot:\n{journal}") from None
+    catch_up(zone, service["ipv4"], name, address)
     # In step again: one mail says so.
     [well] = mail_report(len(mails()))
     assert well["Subject"].endswith(": all well again"), well["Subject"]
