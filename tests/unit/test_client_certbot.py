@@ -115,11 +115,18 @@ def test_txt_string_longer_than_its_record() -> None:
 
 @pytest.fixture
 def responder() -> Iterator[tuple[str, int]]:
-    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    udp.bind(("127.0.0.1", 0))
-    port = udp.getsockname()[1]
-    tcp = socket.socket()
-    tcp.bind(("127.0.0.1", port))
+    # One port for both: the kernel's free UDP port may be taken for TCP (seen once in CI).
+    for _attempt in range(50):
+        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        udp.bind(("127.0.0.1", 0))
+        port = udp.getsockname()[1]
+        tcp = socket.socket()
+        try:
+            tcp.bind(("127.0.0.1", port))
+            break
+        except OSError:
+            udp.close()
+            tcp.close()
     tcp.listen(1)
 
     def reply(query: bytes, truncated: bool) -> bytes:
