@@ -17,12 +17,11 @@ from test_default import (
     PARENT,
     PRIMARY_ADDRESS6,
     SECONDARY_ADDRESS6,
-    SITE,
     clients_quiet,  # noqa: F401 (a fixture: cron waits here too)
     in_transaction,
     name,  # noqa: F401 (a fixture)
-    run_playbook,
     settings,  # noqa: F401 (a fixture)
+    site_on_home,
     values,
 )
 
@@ -69,7 +68,7 @@ def test_converge_got_home_a_certificate_with_its_dyndns2_password(name):  # noq
 def test_the_hosts_own_key_gets_it_with_certbots_rfc2136_plugin(name):  # noqa: F811
     path = f"{LIVE}/{name}/cert.pem"
     before = certificate(path, "-serial")
-    result = run_playbook(SITE, "home", {"client_certificate_method": "rfc2136"})
+    result = site_on_home({"client_certificate_method": "rfc2136"})
     assert result.returncode == 0, result.output
     assert certificate(path, "-serial") != before
     assert names_on(path) == sorted([name, f"*.{name}"])
@@ -86,7 +85,7 @@ def test_the_hosts_own_key_gets_it_with_certbots_rfc2136_plugin(name):  # noqa: 
     assert renew.rc == 0, renew.stdout + renew.stderr
     no_txt_left(f"_acme-challenge.{name}")
     # back to the demo's way, for the tests after this one
-    result = run_playbook(SITE, "home")
+    result = site_on_home()
     assert result.returncode == 0, result.output
     assert (
         "authenticator = manual"
