@@ -127,6 +127,8 @@ def responder() -> Iterator[tuple[str, int]]:
         except OSError:
             udp.close()
             tcp.close()
+    else:
+        pytest.fail("no port on 127.0.0.1 was free for both UDP and TCP in 50 tries")
     tcp.listen(1)
 
     def reply(query: bytes, truncated: bool) -> bytes:
